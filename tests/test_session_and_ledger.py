@@ -1,0 +1,76 @@
+import json
+
+import pytest
+
+from course_utils import ledger, session
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_WORK_DIR", str(tmp_path / "work"))
+    monkeypatch.delenv("COURSE_RESULTS_DIR", raising=False)
+    monkeypatch.delenv("COURSE_PROFILE", raising=False)
+    return tmp_path
+
+
+def test_profile_resolution(monkeypatch):
+    monkeypatch.delenv("COURSE_PROFILE", raising=False)
+    assert session.resolve_profile(None) == "full"
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    assert session.resolve_profile(None) == "smoke"
+    assert session.resolve_profile("full") == "full"
+    with pytest.raises(ValueError, match="unknown profile"):
+        session.resolve_profile("fast")
+
+
+def test_start_picks_profile_settings_and_overrides(isolated, capsys):
+    run = session.start("99_demo", "smoke", overrides=dict(epochs=None, size=64),
+                        full=dict(epochs=5, size=180), smoke=dict(epochs=1, size=32))
+    assert run.settings == {"epochs": 1, "size": 64}
+    assert "profile 'smoke'" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="no settings"):
+        session.start("99_demo", "full", smoke=dict(epochs=1))
+
+
+def test_start_seeds_numpy_reproducibly(isolated):
+    import numpy as np
+    session.start("99_demo", "smoke")
+    first = np.random.rand(3)
+    session.start("99_demo", "smoke")
+    assert (np.random.rand(3) == first).all()
+
+
+def test_record_writes_ledger_entries_that_other_notebooks_read(isolated):
+    run = session.start("05_scratch", "smoke")
+    run.record("test_accuracy", 0.71234, book=0.7, label="test accuracy")
+    run.record("epochs_run", 12)
+    later = session.start("06_aug", "smoke")
+    metrics = later.results_of("05_scratch")
+    assert metrics["test_accuracy"] == {"value": 0.71234, "book": 0.7, "label": "test accuracy"}
+    assert metrics["epochs_run"]["value"] == 12
+    assert later.results_of("04_missing") == {}
+    assert (isolated / "work" / "smoke" / "results" / "05_scratch.json").exists()
+
+
+def test_ledger_tables():
+    book = {"profile": "full", "notebooks": {
+        "02_mnist": {"seconds": 125.0, "metrics": {
+            "a": {"value": 0.99123, "book": 0.991, "label": "convnet test accuracy"},
+            "b": {"value": 1234567, "book": None, "label": "parameters"}}},
+        "01_conv": {"seconds": 12.0, "metrics": {}}}}
+    text = ledger.as_text(book)
+    lines = text.splitlines()
+    assert lines[0].split() == ["notebook", "time", "metric", "measured", "book"]
+    assert lines[1].startswith("01_conv") and "0.2 min" in lines[1]
+    assert "0.9912" in lines[2] and "0.9910" in lines[2] and "2.1 min" in lines[2]
+    assert "1,234,567" in lines[3] and lines[3].startswith(" ")
+    markdown = ledger.as_markdown(book)
+    assert markdown.splitlines()[1] == "|---|---|---|---|---|"
+    assert "| 02_mnist | 2.1 min | convnet test accuracy | 0.9912 | 0.9910 |" in markdown
+
+
+def test_ledger_save_load_roundtrip(tmp_path):
+    book = {"profile": "smoke", "notebooks": {"01": {"seconds": 1.5, "metrics": {}}}}
+    ledger.save(book, tmp_path / "x" / "results.json")
+    assert ledger.load(tmp_path / "x" / "results.json") == book
+    assert json.loads((tmp_path / "x" / "results.json").read_text())["profile"] == "smoke"
