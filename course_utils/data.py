@@ -301,6 +301,8 @@ def _finished_extraction(target: Path, fingerprint: str) -> Path | None:
         marker = json.loads((target / _MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    if not isinstance(marker, dict):
+        return None
     root = target / marker.get("root", "")
     return root if marker.get("fingerprint") == fingerprint and root.is_dir() else None
 
@@ -539,3 +541,18 @@ def find_dogs_vs_cats(
         f"Put Kaggle's train.zip (train/cat.N.jpg, train/dog.N.jpg) in ${DATA_DIR_ENV}/{DOGS_VS_CATS}/ or in "
         f"{dogs_vs_cats_cache()}/ and run again.\nTried, in order:\n" + "\n".join(f"  - {line}" for line in tried)
     )
+
+
+SMALL_SPLIT = "dogs-vs-cats-small"
+
+
+def dogs_vs_cats_split_dir(must_exist: bool = False) -> Path:
+    """The course's train/validation/test split of Dogs vs. Cats: ``<work folder>/dogs-vs-cats-small``.
+
+    Notebook 04 makes it; with ``must_exist`` a missing split raises FileNotFoundError saying so.
+    """
+    folder = work_dir() / SMALL_SPLIT
+    if must_exist and not (folder / "split.json").is_file():
+        raise FileNotFoundError(f"{folder} holds no finished split: run notebook 04 (04_dataset_split) first, "
+                                f"or `python -m course_utils.split SRC {folder}`")
+    return folder

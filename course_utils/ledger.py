@@ -46,7 +46,7 @@ def load(path: Path) -> dict:
 
 def save(ledger: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(ledger, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(ledger, indent=2) + "\n", encoding="utf-8")
 
 
 def rows(ledger: dict) -> list[tuple[str, str, str, str, str]]:

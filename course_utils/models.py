@@ -98,3 +98,40 @@ def layer_table(model: keras.Model) -> list[dict]:
             "receptive field": fields.get(layer.name),
         })
     return rows
+
+
+def data_augmentation(seed: int | None = None) -> keras.Sequential:
+    """The book's augmentation stack: random horizontal flips, rotations up to ±10% of a turn, zooms up to 20%.
+
+    Active only in training (``fit``); at inference (``predict``, ``evaluate``) these layers pass images through.
+    """
+    return keras.Sequential([
+        layers.RandomFlip("horizontal", seed=seed),
+        layers.RandomRotation(0.1, seed=seed),
+        layers.RandomZoom(0.2, seed=seed),
+    ], name="data_augmentation")
+
+
+def cats_dogs_convnet(image_size: int = 180, augmentation: keras.Layer | None = None,
+                      dropout: float | None = None) -> keras.Model:
+    """The book's dogs-vs-cats convnet: Rescaling, five Conv2D (32-64-128-256-256) with four MaxPooling2D, a
+    sigmoid unit; optionally augmentation in front and Dropout before the classifier.
+
+    Takes 0-255 RGB images of ``image_size`` pixels (at least 78, so the last convolution still has a 3x3 input).
+    """
+    if image_size < 78:
+        raise ValueError(f"image_size must be at least 78 pixels for five 3x3 convolutions and four poolings, "
+                         f"not {image_size}")
+    inputs = keras.Input(shape=(image_size, image_size, 3))
+    x = augmentation(inputs) if augmentation is not None else inputs
+    x = layers.Rescaling(1.0 / 255)(x)
+    for i, filters in enumerate((32, 64, 128, 256, 256)):
+        if i:
+            x = layers.MaxPooling2D(pool_size=2)(x)
+        x = layers.Conv2D(filters, kernel_size=3, activation="relu")(x)
+    x = layers.Flatten()(x)
+    if dropout:
+        x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(1, activation="sigmoid")(x)
+    name = "cats_dogs_convnet" + ("_augmented" if augmentation is not None else "")
+    return keras.Model(inputs, outputs, name=name)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,22 @@ class Session:
         anchor = f" (book: {book})" if book is not None else ""
         print(f"recorded {label or name}: {ledger._number(value)}{anchor}")
 
+    def model_path(self, filename: str) -> Path:
+        """Where this profile keeps a saved model, e.g. ``convnet_augmented.keras``, for later notebooks."""
+        folder = self.work_dir / "models"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / filename
+
+    def load_model(self, filename: str, made_by: str):
+        """Load a model another notebook saved under this profile; a missing file names that notebook."""
+        import keras
+
+        path = self.model_path(filename)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist: run notebook {made_by} with profile "
+                                    f"{self.profile!r} first (it trains and saves this model)")
+        return keras.models.load_model(path)
+
     def results_of(self, notebook: str) -> dict:
         """The metrics another notebook recorded under this profile ({} if it has not run)."""
         return ledger.read_metrics(ledger.results_dir(self.profile), notebook)
@@ -62,6 +79,10 @@ def start(notebook: str, profile: str | None = None, seed: int = 42, overrides: 
     settings = dict(settings_by_profile.get(chosen, {}))
     settings.update({k: v for k, v in (overrides or {}).items() if v is not None})
     keras.utils.set_random_seed(seed)
+    # Keras 3 warns on every fit() of a tf.data.Dataset that its default shuffle=True is ignored; the course's
+    # datasets shuffle themselves, and the warning would teach learners to ignore warnings.
+    warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
     shown = ", ".join(f"{k}={v}" for k, v in settings.items()) or "no settings"
     print(f"{notebook} · profile {chosen!r} · seed {seed} · {shown}")
     return Session(notebook, chosen, settings, seed)
+

@@ -161,13 +161,17 @@ def plot_activation_grids(
     scale: float = 1.0,
     image_index: int = 0,
     cmap: str = "viridis",
+    interpolation: str | None = None,
 ) -> list[Figure]:
     """One figure per layer, titled with its name, showing :func:`channel_grid` of its activation.
 
     ``activations`` are the arrays of ``activation_model(model).predict(...)`` (batches: image ``image_index`` is
     shown) or single (H, W, C) activations. ``scale`` is the size of one channel tile in inches, so the figures
-    stay ``per_row * scale`` inches wide whatever the layer's resolution. The figures are pyplot figures (they
-    show inline in a notebook); assign the returned list to keep its repr out of the cell output.
+    stay ``per_row * scale`` inches wide whatever the layer's resolution. ``interpolation`` (matplotlib's) is by
+    default "nearest" for a grid drawn larger than its pixels, so that every activation shows as a sharp cell
+    (smoothing them would invent values in between, and makes the PNG several times larger), and "antialiased"
+    for a grid drawn smaller than its pixels. The figures are pyplot figures (they show inline in a notebook);
+    assign the returned list to keep its repr out of the cell output.
     """
     if len(names) != len(activations):
         raise ValueError(f"{len(names)} names for {len(activations)} activations")
@@ -178,8 +182,10 @@ def plot_activation_grids(
         tile_h, tile_w = image.shape[:2]
         figure = plt.figure(figsize=(scale * grid.shape[1] / (tile_w + 1), scale * grid.shape[0] / (tile_h + 1)))
         axes = figure.add_subplot()
+        enlarged = axes.get_window_extent().width >= grid.shape[1]  # screen pixels per grid pixel >= 1
+        chosen = interpolation or ("nearest" if enlarged else "antialiased")
         # Fixed limits so grey levels mean the same in every figure (channel_grid already normalised them).
-        axes.imshow(grid, aspect="auto", cmap=cmap, vmin=0, vmax=255)
+        axes.imshow(grid, aspect="auto", cmap=cmap, vmin=0, vmax=255, interpolation=chosen)
         axes.set_title(name)
         axes.axis("off")
         figures.append(figure)

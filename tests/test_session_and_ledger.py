@@ -74,3 +74,14 @@ def test_ledger_save_load_roundtrip(tmp_path):
     ledger.save(book, tmp_path / "x" / "results.json")
     assert ledger.load(tmp_path / "x" / "results.json") == book
     assert json.loads((tmp_path / "x" / "results.json").read_text())["profile"] == "smoke"
+
+
+def test_saved_models_round_trip_and_missing_model_names_the_notebook(isolated):
+    import keras
+    run = session.start("05_scratch", "smoke")
+    with pytest.raises(FileNotFoundError, match="run notebook 05_scratch with profile 'smoke'"):
+        run.load_model("tiny.keras", made_by="05_scratch")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.save(run.model_path("tiny.keras"))
+    assert run.model_path("tiny.keras").parent == isolated / "work" / "smoke" / "models"
+    assert run.load_model("tiny.keras", made_by="05_scratch").count_params() == 8

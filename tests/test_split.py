@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -20,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SPLITS = ("train", "validation", "test")
 
 
+@functools.cache
 def image_bytes(index: int, fmt: str = "JPEG") -> bytes:
     buffer = io.BytesIO()
     # Each file differs, so hashes tell them apart.
@@ -27,6 +29,7 @@ def image_bytes(index: int, fmt: str = "JPEG") -> bytes:
     return buffer.getvalue()
 
 
+@functools.cache
 def truncated_jpeg() -> bytes:
     """A JPEG cut off in its picture data, as an interrupted download leaves it: headers intact, pixels missing."""
     buffer = io.BytesIO()
@@ -59,7 +62,9 @@ def source(tmp_path) -> Path:
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int, str]]:
     return {
-        p.relative_to(folder).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+        p.relative_to(folder).as_posix(): (
+            p.stat().st_size, p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest()
+        )
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
@@ -133,7 +138,7 @@ def test_too_few_decodable_images(source, tmp_path):
 
 
 def test_too_few_images_is_refused_before_decoding(source, tmp_path, monkeypatch):
-    monkeypatch.setattr(split_module, "_check_file", lambda path: pytest.fail("decoded although the request is too big"))
+    monkeypatch.setattr(split_module, "_check_file", lambda path: pytest.fail("decoded a request that is too big"))
     with pytest.raises(SplitError, match=r"has 12 cat images; the request needs 20 per class \(10 train \+ 5 "):
         make_split(source, tmp_path / "split", train=10, validation=5, test=5)
 

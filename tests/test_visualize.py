@@ -88,6 +88,19 @@ def test_plot_activation_grids_one_titled_figure_per_layer():
             plt.close(figure)
 
 
+def test_plot_activation_grids_sharp_cells_when_enlarged_smooth_when_shrunk():
+    activation = np.random.default_rng(2).normal(size=(1, 40, 40, 4)).astype("float32")
+    # Tiles of 40 pixels drawn in 2 inches (enlarged) and in 0.1 inch (shrunk), at the figure's dpi.
+    figures = [vis.plot_activation_grids(["layer"], [activation], scale=scale)[0] for scale in (2.0, 0.1)]
+    forced = vis.plot_activation_grids(["layer"], [activation], scale=0.1, interpolation="bilinear")[0]
+    try:
+        shown = [f.axes[0].images[0].get_interpolation() for f in (*figures, forced)]
+        assert shown == ["nearest", "antialiased", "bilinear"]
+    finally:
+        for figure in (*figures, forced):
+            plt.close(figure)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Filter patterns
 # ---------------------------------------------------------------------------------------------------------------

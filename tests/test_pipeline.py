@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from course_utils import pipeline
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """A tiny class-per-folder set: 6 cats (dark) and 4 dogs (bright), of different sizes."""
+    rng = np.random.default_rng(0)
+    for label, count, level in (("cat", 6, 20), ("dog", 4, 230)):
+        (tmp_path / label).mkdir()
+        for i in range(count):
+            pixels = np.clip(rng.normal(level, 5, (40 + 7 * i, 30 + 5 * i, 3)), 0, 255).astype("uint8")
+            Image.fromarray(pixels).save(tmp_path / label / f"{label}.{i}.jpg")
+    return tmp_path
+
+
+def test_batches_labels_and_sizes(folder):
+    x, y = pipeline.to_arrays(pipeline.image_dataset(folder, 16, batch_size=4))
+    assert x.shape == (10, 16, 16, 3) and x.dtype == np.float32
+    assert y.tolist() == [0] * 6 + [1] * 4  # alphabetical classes, cat = 0
+    assert (x[y == 0].mean() < 60) and (x[y == 1].mean() > 190)  # 0-255 pixels, labels match the content
+
+
+def test_photos_are_decoded_once(folder):
+    dataset = pipeline.image_dataset(folder, 16, batch_size=4)
+    first = pipeline.to_arrays(dataset)
+    for path in folder.glob("*/*.jpg"):
+        path.unlink()  # a second epoch that read the files again would fail now
+    second = pipeline.to_arrays(dataset)
+    np.testing.assert_array_equal(first[0], second[0])
+
+
+def test_training_order_changes_every_epoch_but_content_does_not(folder):
+    dataset = pipeline.image_dataset(folder, 8, batch_size=10, shuffle=True, seed=3)
+    orders = [pipeline.to_arrays(dataset)[1].tolist() for _ in range(4)]
+    assert all(sorted(order) == [0] * 6 + [1] * 4 for order in orders)
+    assert len({tuple(order) for order in orders}) > 1
+
+
+def test_limit_takes_a_class_mixed_subset(folder):
+    _, y = pipeline.to_arrays(pipeline.image_dataset(folder, 8, limit=5, seed=1))
+    assert len(y) == 5 and 0 < y.sum() < 5
+
+
+def test_split_datasets_and_missing_folder(folder, tmp_path):
+    root = tmp_path / "split"
+    for name in pipeline.SPLITS:
+        (root / name).mkdir(parents=True)
+        for label in ("cat", "dog"):
+            (root / name / label).symlink_to(folder / label)
+    sets = pipeline.split_datasets(root, 8, batch_size=2, limits={"test": 3})
+    assert set(sets) == set(pipeline.SPLITS)
+    assert len(pipeline.to_arrays(sets["test"])[1]) == 3
+    assert len(pipeline.to_arrays(sets["validation"])[1]) == 10
+    with pytest.raises(FileNotFoundError, match="notebook 04"):
+        pipeline.image_dataset(tmp_path / "nope", 8)
+
+
+def test_autotune_is_off(folder):
+    assert pipeline.image_dataset(folder, 8).options().autotune.enabled is False
