@@ -4,6 +4,9 @@
     python3 tasks.py course [ARGS]   # run every notebook (full profile) and print the results table
     python3 tasks.py test [ARGS]     # unit tests + notebook regression tests (smoke profile)
 
+and two conveniences: ``python3 tasks.py setup`` (only create/update the environment) and
+``python3 tasks.py lab`` (open the notebooks in JupyterLab).
+
 Both create ``.venv`` on first use (or when pyproject.toml changes) and install the course into it. ARGS go to
 ``course run`` (e.g. ``--write-back``, ``--profile smoke``, ``02``) or to pytest. ``COURSE_TF=gpu`` installs
 TensorFlow with CUDA instead of the CPU build; ``COURSE_TF=none`` keeps whatever TensorFlow the venv has.
@@ -51,11 +54,16 @@ def ensure_environment() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("course", "test"):
+    if not argv or argv[0] not in ("course", "test", "setup", "lab"):
         print(__doc__)
         return 2
     ensure_environment()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    if argv[0] == "setup":
+        print(f"environment ready: {VENV}")
+        return 0
+    if argv[0] == "lab":
+        return subprocess.run([str(PYTHON), "-m", "jupyter", "lab", "notebooks", *argv[1:]], cwd=ROOT, env=env).returncode
     if argv[0] == "course":
         args = argv[1:] if argv[1:2] in (["run"], ["results"]) else ["run", *argv[1:]]
         command = [str(PYTHON), "-m", "course_utils.runner", *args]

@@ -447,6 +447,20 @@ def imagenet_classes() -> tuple[tuple[str, str], ...]:
     return classes
 
 
+def central_square(photo, size: int | None = None):
+    """The largest centred square of a PIL image, resized to ``size`` pixels (bicubic) when given.
+
+    How the course shows a photo to an ImageNet classifier: the whole subject, undistorted, at the size the
+    model was trained at (224 for EfficientNet-Lite0).
+    """
+    from PIL import Image
+
+    side = min(photo.size)
+    left, top = (photo.width - side) // 2, (photo.height - side) // 2
+    square = photo.convert("RGB").crop((left, top, left + side, top + side))
+    return square if size is None else square.resize((size, size), Image.BICUBIC)
+
+
 def decode_predictions(preds, top: int = 5) -> list[list[tuple[str, str, float]]]:
     """The ``top`` most probable classes of each row of ``preds`` (shape (n, 1000)), as
     ``(class_id, class_name, score)``, best first, like ``keras.applications.imagenet_utils.decode_predictions``

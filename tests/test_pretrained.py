@@ -43,12 +43,7 @@ def state_dict():
 
 
 def center_square(image: Image.Image, size: int = 224) -> np.ndarray:
-    """Shorter side to ``size``, then the central square: the whole subject, undistorted."""
-    image = image.convert("RGB")
-    scale = size / min(image.size)
-    image = image.resize((round(image.width * scale), round(image.height * scale)), Image.BICUBIC)
-    left, top = (image.width - size) // 2, (image.height - size) // 2
-    return np.asarray(image.crop((left, top, left + size, top + size)), dtype="float32")
+    return np.asarray(pretrained.central_square(image, size), dtype="float32")
 
 
 def photos() -> dict[str, np.ndarray]:
@@ -264,3 +259,12 @@ def test_mobilenet_v2_loads_offline(tmp_path, monkeypatch):
 def test_unknown_base_is_refused():
     with pytest.raises(ValueError, match="unknown base"):
         pretrained.load_base("resnet1000")
+
+
+def test_central_square_keeps_the_middle_undistorted():
+    photo = Image.new("RGB", (300, 100), "black")
+    photo.paste((255, 0, 0), (100, 0, 200, 100))  # the middle third is red
+    square = pretrained.central_square(photo)
+    assert square.size == (100, 100) and square.getpixel((0, 0)) == (255, 0, 0) == square.getpixel((99, 99))
+    small = pretrained.central_square(photo.rotate(90, expand=True), 32)
+    assert small.size == (32, 32) and small.getpixel((16, 16)) == (255, 0, 0)
