@@ -39,7 +39,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from .data import data_dir
+from .data import data_dir, keras_home
 
 # Grad-CAM and feature extraction hook in here: the ReLU6 after the 1280-channel head conv, the last spatial map.
 LAST_CONV_LAYER = "top_activation"
@@ -339,7 +339,7 @@ def keras_cache_dir() -> Path:
     Read at each call, whereas Keras reads ``$KERAS_HOME`` once at import; like Keras, falls back to
     ``/tmp/.keras`` when the home is not writable.
     """
-    home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
+    home = keras_home()
     try:
         home.mkdir(parents=True, exist_ok=True)
     except OSError:
