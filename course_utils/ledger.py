@@ -62,11 +62,12 @@ def rows(ledger: dict) -> list[tuple[str, str, str, str, str]]:
         for i, metric in enumerate(metrics.values()):
             book = metric.get("book")
             out.append((name if i == 0 else "", time_text if i == 0 else "", metric["label"],
-                        _number(metric["value"]), _number(book) if book is not None else "–"))
+                        format_number(metric["value"]), format_number(book) if book is not None else "–"))
     return out
 
 
-def _number(value: float) -> str:
+def format_number(value: float) -> str:
+    """A metric as the ledger shows it: integers with thousands separators, 4 decimals below 10."""
     return f"{value:,}" if isinstance(value, int) else f"{value:.4f}" if abs(value) < 10 else f"{value:,.1f}"
 
 

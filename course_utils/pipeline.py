@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 SPLITS = ("train", "validation", "test")
@@ -59,6 +60,4 @@ def split_datasets(split_dir: str | Path, image_size: int, batch_size: int = 32,
 def to_arrays(dataset: tf.data.Dataset) -> tuple:
     """All batches of a (finite) dataset concatenated into NumPy arrays (images, labels)."""
     images, labels = zip(*((x.numpy(), y.numpy()) for x, y in dataset))
-    import numpy as np
-
     return np.concatenate(images), np.concatenate(labels)

@@ -41,7 +41,7 @@ class Session:
         value = value if isinstance(value, int) else float(value)
         ledger.write_metric(ledger.results_dir(self.profile), self.notebook, name, value, book, label or name)
         anchor = f" (book: {book})" if book is not None else ""
-        print(f"recorded {label or name}: {ledger._number(value)}{anchor}")
+        print(f"recorded {label or name}: {ledger.format_number(value)}{anchor}")
 
     def model_path(self, filename: str) -> Path:
         """Where this profile keeps a saved model, e.g. ``convnet_augmented.keras``, for later notebooks."""
