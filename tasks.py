@@ -1,20 +1,27 @@
 #!/usr/bin/env python3
-"""The course's two commands, on a fresh machine with nothing installed by hand.
+"""The course's commands, on a fresh machine with nothing installed by hand (on Windows: ``py tasks.py ...``).
 
+    python3 tasks.py data [ARGS]     # fetch the datasets once into data/ (see data/README.md)
     python3 tasks.py course [ARGS]   # run every notebook (full profile) and print the results table
-    python3 tasks.py test [ARGS]     # unit tests + notebook regression tests (smoke profile)
+    python3 tasks.py test [ARGS]     # unit tests, learning checks, notebook regression tests (smoke profile)
 
-and two conveniences: ``python3 tasks.py setup`` (only create/update the environment) and
-``python3 tasks.py lab`` (open the notebooks in JupyterLab).
+and conveniences: ``setup`` (only create/update the environment), ``lab`` (open the notebooks in JupyterLab),
+``lock`` (regenerate constraints.txt from the environment; ``lock --upgrade`` first moves it to the newest versions
+pyproject.toml allows).
 
-Both create ``.venv`` on first use (or when pyproject.toml changes) and install the course into it. ARGS go to
-``course run`` (e.g. ``--write-back``, ``--profile smoke``, ``02``) or to pytest. ``COURSE_TF=gpu`` installs
-TensorFlow with CUDA instead of the CPU build; ``COURSE_TF=none`` keeps whatever TensorFlow the venv has.
+Each creates ``.venv`` on first use and installs the course into it with the exact versions of constraints.txt
+(the lock); it reinstalls when pyproject.toml, the lock or the Python version change. ARGS go to
+``python -m course_utils.course_data`` (data), to ``course run`` (e.g. ``--write-back``, ``--profile smoke``,
+``02``) or to pytest (test). ``COURSE_TF=gpu`` installs TensorFlow with CUDA instead of the CPU build;
+``COURSE_TF=none`` keeps whatever TensorFlow the environment has.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import platform
+import shutil
 import subprocess
 import sys
 import venv
@@ -25,52 +32,198 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".course-installed"
+LOCK = ROOT / "constraints.txt"
+SUPPORTED_PYTHONS = ((3, 11), (3, 12), (3, 13))  # TensorFlow 2.21: 3.10-3.13; the locked numpy / IPython: 3.11+
+COMMANDS = ("data", "course", "test", "setup", "lab", "lock")
 
 TEST_COMMAND = [
     "-m", "pytest", "tests", "notebooks",
     "--nbval-lax",               # compare only the cells tagged nbval-check-output; run all of them
     "--nbval-current-env",       # the kernel runs in this venv
     "--nbval-cell-timeout=1800",
+    "--nbval-sanitize-with", "tests/nbval-sanitize.cfg",  # compare what is printed, not ANSI/HTML/box decoration
     "-p", "no:cacheprovider",
 ]
 
+sys.path.insert(0, str(ROOT))
+from course_utils.paths import fresh_dir, remove_leftovers  # noqa: E402  (standard library only)
 
-def ensure_environment() -> None:
-    """Create the venv and install the course when missing or out of date with pyproject.toml."""
+
+def check_python() -> None:
+    """Stop with a clear message on a Python that TensorFlow 2.21 or the locked packages do not support."""
+    if sys.version_info[:2] in SUPPORTED_PYTHONS:
+        return
+    versions = [f"{major}.{minor}" for major, minor in SUPPORTED_PYTHONS]
+    names = f"{', '.join(versions[:-1])} or {versions[-1]}"
+    example = "py -3.12 tasks.py" if os.name == "nt" else "python3.12 tasks.py"
+    sys.exit(
+        f"This is Python {platform.python_version()} ({sys.executable}). The course needs Python {names}: "
+        f"TensorFlow 2.21 supports 3.10-3.13 and the locked numpy and IPython need 3.11 or newer. Install one of "
+        f"them and run tasks.py with it, e.g. `{example} test`."
+    )
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+
+
+def wanted_stamp(extra: str) -> dict:
+    """What the installed environment must match: Python version, lock, pyproject.toml and TensorFlow choice."""
+    return {"python": platform.python_version(), "lock": _digest(LOCK), "pyproject": _digest(ROOT / "pyproject.toml"),
+            "tensorflow": extra}
+
+
+def read_stamp() -> dict | None:
+    try:
+        return json.loads(STAMP.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def venv_python_version() -> str | None:
+    """The Python version ``.venv`` was made with (from its pyvenv.cfg), or None when it is not a venv."""
+    try:
+        lines = (VENV / "pyvenv.cfg").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        key, _, value = line.partition("=")
+        if key.strip() in ("version", "version_info"):
+            return value.strip()
+    return None
+
+
+def _venv_failure(error: BaseException) -> str:
+    hint = ""
+    if Path("/etc/debian_version").exists():
+        minor = f"{sys.version_info.major}.{sys.version_info.minor}"
+        hint = (f" On Debian and Ubuntu, Python's venv support is a separate package: "
+                f"`sudo apt install python3-venv` (or python{minor}-venv), then run this again.")
+    return f"Could not create a virtual environment with {sys.executable}: {str(error).rstrip('.')}.{hint}"
+
+
+def create_venv() -> None:
+    """Make ``.venv`` from scratch: built in a hidden sibling and renamed when complete, so a failure leaves nothing
+    that a later run could take for a working environment; an old ``.venv`` is replaced only once the new one works."""
+    remove_leftovers(ROOT, "venv")
+    staging = fresh_dir(ROOT, ".venv.partial-")
+    print(f"creating {VENV} with Python {platform.python_version()} ...", flush=True)
+    try:
+        venv.create(staging, with_pip=True)
+    except BaseException as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        sys.exit(_venv_failure(error))
+    if VENV.exists():
+        stale = fresh_dir(ROOT, ".venv.stale-")
+        os.replace(VENV, stale / VENV.name)
+        os.replace(staging, VENV)
+        shutil.rmtree(stale, ignore_errors=True)
+    else:
+        os.replace(staging, VENV)
+    # The activation scripts and pyvenv.cfg name the folder they were made in: write them again for .venv.
+    builder = venv.EnvBuilder(with_pip=True)  # only for the command line it records in pyvenv.cfg
+    context = builder.ensure_directories(str(VENV))
+    builder.create_configuration(context)
+    builder.setup_scripts(context)
+
+
+def venv_works() -> bool:
+    """Whether ``.venv`` has a Python with pip (an environment half-made by an older tasks.py may lack pip)."""
+    return PYTHON.exists() and subprocess.run([str(PYTHON), "-m", "pip", "--version"], capture_output=True,
+                                              check=False).returncode == 0
+
+
+def pip(*args: str) -> None:
+    subprocess.run([str(PYTHON), "-m", "pip", *args], check=True, cwd=ROOT)
+
+
+def ensure_environment(use_lock: bool = True) -> None:
+    """Create ``.venv`` and install the course into it when missing or out of date (see the module doc)."""
+    check_python()
     extra = os.environ.get("COURSE_TF", "tf")
     if extra not in ("tf", "gpu", "none"):
         sys.exit(f"COURSE_TF must be tf, gpu or none, not {extra!r}")
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extra.encode()).hexdigest()
-    if STAMP.exists() and STAMP.read_text().strip() == wanted:
+    wanted = wanted_stamp(extra)
+    if read_stamp() == wanted and PYTHON.exists():
         return
-    if not PYTHON.exists():
-        print(f"creating {VENV} ...", flush=True)
-        venv.create(VENV, with_pip=True)
+    if venv_python_version() != platform.python_version() or not venv_works():
+        create_venv()
+    STAMP.unlink(missing_ok=True)
     target = "." if extra == "none" else f".[{extra}]"
-    print(f"installing the course into {VENV} ({target}) ...", flush=True)
-    subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True, cwd=ROOT)
-    subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "-e", target], check=True, cwd=ROOT)
-    STAMP.write_text(wanted)
+    constraints = ["-c", str(LOCK)] if use_lock else []
+    print(f"installing the course into {VENV} ({target}, versions from {LOCK.name}); the first time this downloads "
+          "about 1 GB (TensorFlow is most of it) and takes a few minutes ...", flush=True)
+    pip("install", "--disable-pip-version-check", *constraints, "pip")
+    upgrade = [] if use_lock else ["--upgrade", "--upgrade-strategy", "eager"]
+    pip("install", "--disable-pip-version-check", *constraints, *upgrade, "-e", target)
+    STAMP.write_text(json.dumps(wanted, indent=1) + "\n", encoding="utf-8")
+
+
+LOCK_HEADER = """\
+# The lock: the exact version of every package the course installs, as a pip constraints file.
+# tasks.py, CI (through tasks.py) and environment.yml install with `-c constraints.txt`; so can you:
+#     pip install -c constraints.txt -e ".[tf]"
+# Made by `python3 tasks.py lock` (pip freeze of .venv) on {system} {machine} with Python {python}; do not edit by
+# hand. `python3 tasks.py lock --upgrade` first moves .venv to the newest versions pyproject.toml allows.
+# TensorFlow is pinned under both of its names: tensorflow-cpu (Linux x86_64) and tensorflow (macOS, Windows, ARM).
+"""
+
+
+def write_lock(upgrade: bool) -> int:
+    """Regenerate constraints.txt from ``.venv`` with pip freeze (after upgrading it, with ``upgrade``)."""
+    ensure_environment(use_lock=not upgrade)
+    if upgrade:  # ensure_environment installs only when out of date: upgrade now in any case
+        pip("install", "--disable-pip-version-check", "--upgrade", "--upgrade-strategy", "eager", "pip", "-e",
+            ".[tf]")
+    count = freeze_lock()
+    STAMP.write_text(json.dumps(wanted_stamp(os.environ.get("COURSE_TF", "tf")), indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {LOCK} ({count} packages)")
+    return 0
+
+
+def freeze_lock() -> int:
+    """Write constraints.txt from what ``.venv`` holds now (pip freeze); the number of packages pinned."""
+    frozen = subprocess.run([str(PYTHON), "-m", "pip", "freeze", "--all", "--exclude-editable"],
+                            check=True, capture_output=True, text=True, cwd=ROOT).stdout.splitlines()
+    pins = {line.split("==")[0].lower().replace("_", "-"): line for line in frozen if "==" in line}
+    # setuptools only builds the course, in pip's isolated build environment (pyproject.toml's build-system); a pin
+    # here would fight that requirement wherever constraints reach the build (PIP_CONSTRAINT).
+    pins.pop("setuptools", None)
+    for name, twin in (("tensorflow-cpu", "tensorflow"), ("tensorflow", "tensorflow-cpu")):
+        if name in pins and twin not in pins:
+            pins[twin] = f"{twin}=={pins[name].split('==')[1]}"
+    header = LOCK_HEADER.format(system=platform.system(), machine=platform.machine(), python=platform.python_version())
+    LOCK.write_text(header + "".join(f"{pins[name]}\n" for name in sorted(pins)), encoding="utf-8")
+    return len(pins)
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("course", "test", "setup", "lab"):
+    if not argv or argv[0] not in COMMANDS:
         print(__doc__)
         return 2
+    command, args = argv[0], argv[1:]
+    if command == "lock":
+        if args not in ([], ["--upgrade"]):
+            sys.exit("usage: python3 tasks.py lock [--upgrade]")
+        return write_lock(upgrade=bool(args))
     ensure_environment()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    if argv[0] == "setup":
+    if command == "setup":
         print(f"environment ready: {VENV}")
         return 0
-    if argv[0] == "lab":
-        return subprocess.run([str(PYTHON), "-m", "jupyter", "lab", "notebooks", *argv[1:]], cwd=ROOT, env=env).returncode
-    if argv[0] == "course":
-        args = argv[1:] if argv[1:2] in (["run"], ["results"]) else ["run", *argv[1:]]
-        command = [str(PYTHON), "-m", "course_utils.runner", *args]
+    if command == "data":
+        run = [str(PYTHON), "-m", "course_utils.course_data", *args]
+    elif command == "lab":
+        run = [str(PYTHON), "-m", "jupyter", "lab", "notebooks", *args]
+    elif command == "course":
+        run = [str(PYTHON), "-m", "course_utils.runner", *(args if args[:1] in (["run"], ["results"]) else
+                                                            ["run", *args])]
     else:
         env["COURSE_PROFILE"] = "smoke"
-        command = [str(PYTHON), *TEST_COMMAND, *argv[1:]]
-    return subprocess.run(command, cwd=ROOT, env=env).returncode
+        run = [str(PYTHON), *TEST_COMMAND, *args]
+    return subprocess.run(run, cwd=ROOT, env=env).returncode
 
 
 if __name__ == "__main__":

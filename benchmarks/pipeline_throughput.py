@@ -6,14 +6,14 @@
 (b) the course's pipeline (``course_utils.pipeline``): decoded once, cached, reshuffled, autotune off;
 (c) the ceiling: the same images as in-memory NumPy tensors.
 Throughput is images per second over epochs 2..N (epoch 1 also builds the graph, and fills (b)'s cache).
-Needs the split of notebook 04 (``course_utils.data.dogs_vs_cats_split_dir()``).
+Needs the split of notebook 04 (``course_utils.dogs_vs_cats.split_dir()``).
 """
 from __future__ import annotations
 
 import argparse
 import time
 
-from course_utils import data, models, pipeline  # first: quiets TensorFlow's start-up notices
+from course_utils import dogs_vs_cats, models, pipeline  # first: quiets TensorFlow's start-up notices
 
 import keras
 import numpy as np
@@ -53,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.epochs < 2:
         parser.error("--epochs must be at least 2 (the first epoch is warm-up)")
-    train_dir = data.dogs_vs_cats_split_dir(must_exist=True) / "train"
+    train_dir = dogs_vs_cats.split_dir(must_exist=True) / "train"
 
     plain = keras.utils.image_dataset_from_directory(train_dir, image_size=(args.size, args.size), batch_size=32,
                                                      seed=1, verbose=False).take(args.images // 32)

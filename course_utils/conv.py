@@ -1,4 +1,5 @@
-"""Convolution and pooling by hand, in NumPy, with TensorFlow's conventions.
+"""Fast, tested versions of the convolution and pooling loops that notebook 01 writes inline, in NumPy, with
+TensorFlow's conventions (tests/test_lessons_01_02.py proves they equal the notebook's loops).
 
 Shapes follow ``tf.nn.conv2d`` for one image: input ``(H, W, C_in)``, kernel ``(kh, kw, C_in, C_out)``, output
 ``(H', W', C_out)``. A plain 2-D image and a 2-D kernel are accepted too and give a 2-D result. Like every deep
@@ -81,35 +82,3 @@ def pool2d(x: np.ndarray, size: int = 2, stride: int | None = None, mode: PoolMo
     else:
         raise ValueError(f"mode must be 'max', 'avg' or 'l2', not {mode!r}")
     return out[..., 0] if flat else out
-
-
-def global_average_pool(x: np.ndarray) -> np.ndarray:
-    """One number per channel: the mean over all positions of (H, W, C)."""
-    return np.asarray(x, dtype=np.float64).mean(axis=(0, 1))
-
-
-def neuron_output(x: np.ndarray, w: np.ndarray, b: np.ndarray, i: int, j: int, k: int, stride: int = 1) -> float:
-    """One output of a convolutional layer, literally as the formula (Hands-On ML, ch. 14) reads:
-
-    z[i, j, k] = b[k] + sum_u sum_v sum_k' x[i*s + u, j*s + v, k'] * w[u, v, k', k]
-    """
-    z = float(b[k])
-    for u in range(w.shape[0]):
-        for v in range(w.shape[1]):
-            for k_in in range(w.shape[2]):
-                z += x[i * stride + u, j * stride + v, k_in] * w[u, v, k_in, k]
-    return z
-
-
-def multiply_add(x: np.ndarray, kernel: np.ndarray, i: int = 0, j: int = 0, stride: int = 1) -> str:
-    """The multiply-add behind output (i, j) of a 2-D convolution, written out term by term."""
-    kh, kw = kernel.shape
-    patch = x[i * stride:i * stride + kh, j * stride:j * stride + kw]
-    terms = " + ".join(f"{_fmt(a)}·{_fmt(b)}" for a, b in zip(patch.ravel(), kernel.ravel()))
-    return f"out[{i},{j}] = {terms} = {_fmt((patch * kernel).sum())}"
-
-
-def _fmt(value: float) -> str:
-    value = float(value)
-    text = str(int(value)) if value.is_integer() else f"{value:g}"
-    return f"({text})" if value < 0 else text

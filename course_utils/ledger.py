@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from . import data
+from . import paths
 
 RESULTS_DIR_ENV = "COURSE_RESULTS_DIR"
 
@@ -18,19 +20,26 @@ RESULTS_DIR_ENV = "COURSE_RESULTS_DIR"
 def results_dir(profile: str) -> Path:
     """Where notebooks of ``profile`` write their metrics: ``$COURSE_RESULTS_DIR`` or the work folder's."""
     value = os.environ.get(RESULTS_DIR_ENV)
-    path = Path(value) if value else data.work_dir() / profile / "results"
+    path = Path(value) if value else paths.work_dir() / profile / "results"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def write_metric(folder: Path, notebook: str, name: str, value: float, book: float | None, label: str) -> None:
-    """Add or replace one metric in ``folder/<notebook>.json``."""
+def write_metric(folder: Path, notebook: str, name: str, value: float, book: float | None, label: str,
+                 tolerance: float | None = None) -> None:
+    """Add or replace one metric in ``folder/<notebook>.json``.
+
+    ``tolerance``: the largest change from the committed value that still counts as the same result (None: the
+    metric is not compared, e.g. a timing).
+    """
+    if tolerance is not None and not tolerance >= 0:
+        raise ValueError(f"tolerance of {name!r} must be a number >= 0, not {tolerance!r}")
     path = folder / f"{notebook}.json"
     entry = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"notebook": notebook, "metrics": {}}
     entry["metrics"][name] = {"value": value, "book": book, "label": label}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(entry, indent=2), encoding="utf-8")
-    tmp.replace(path)
+    if tolerance is not None:
+        entry["metrics"][name]["tolerance"] = float(tolerance)
+    write_atomically(path, json.dumps(entry, indent=2))
 
 
 def read_metrics(folder: Path, notebook: str) -> dict:
@@ -45,8 +54,80 @@ def load(path: Path) -> dict:
 
 
 def save(ledger: dict, path: Path) -> None:
+    """Write a ledger file in one step (a killed run leaves the old file or the new one, never half of one)."""
+    write_atomically(Path(path), json.dumps(ledger, indent=2) + "\n")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a hidden temporary file beside ``path``, then rename it over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(ledger, indent=2) + "\n", encoding="utf-8")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
+            file.write(text)
+        os.chmod(temporary, _file_mode(path))  # mkstemp makes it private; keep the file's own (or usual) mode
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _file_mode(path: Path) -> int:
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One metric of a new run set against the committed run."""
+
+    notebook: str
+    metric: str
+    label: str
+    committed: float | None  # None: the committed run did not record it
+    new: float | None  # None: the new run did not record it
+    tolerance: float | None
+
+    @property
+    def outside(self) -> bool:
+        """A different result: beyond the tolerance, or a compared metric the new run no longer records."""
+        if self.new is None:
+            return True
+        return self.committed is not None and abs(self.new - self.committed) > self.tolerance + 1e-12
+
+    def describe(self) -> str:
+        committed = "–" if self.committed is None else format_number(self.committed)
+        new = "missing" if self.new is None else format_number(self.new)
+        tolerance = "–" if self.tolerance is None else f"±{self.tolerance:g}"
+        return f"{self.notebook}  {self.label}: committed {committed}, new {new}, tolerance {tolerance}"
+
+
+def compare(committed: dict, new: dict) -> list[Difference]:
+    """How the notebooks of ``new`` differ from ``committed`` in the metrics that carry a tolerance.
+
+    The tolerance is the one the new run recorded (the notebook states it), else the committed one. Metrics without
+    a tolerance (timings) are not compared; a notebook or metric the committed ledger lacks is listed as new.
+    Returns every compared metric whose value moved (within its tolerance or not), is new, or is missing.
+    """
+    differences = []
+    for notebook, entry in new["notebooks"].items():
+        before = committed["notebooks"].get(notebook, {}).get("metrics") or {}
+        after = entry.get("metrics") or {}
+        for name in [*after, *(n for n in before if n not in after)]:
+            old_metric, new_metric = before.get(name), after.get(name)
+            tolerance = (new_metric or {}).get("tolerance", (old_metric or {}).get("tolerance"))
+            if tolerance is None:
+                continue
+            old_value = None if old_metric is None else old_metric["value"]
+            new_value = None if new_metric is None else new_metric["value"]
+            if old_value is not None and new_value is not None and old_value == new_value:
+                continue
+            label = (new_metric or old_metric).get("label", name)
+            differences.append(Difference(notebook, name, label, old_value, new_value, tolerance))
+    return differences
 
 
 def rows(ledger: dict) -> list[tuple[str, str, str, str, str]]:

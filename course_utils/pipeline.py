@@ -31,7 +31,9 @@ def image_dataset(folder: str | Path, image_size: int, batch_size: int = 32, shu
     Images are float32 0-255 of shape (image_size, image_size, 3) (rescaling belongs in the model), labels are
     int32 0/1 in alphabetical class order (cat = 0, dog = 1), as in the book. ``limit`` keeps a class-mixed subset of that
     many images (the file order is shuffled once with ``seed``). ``shuffle`` reshuffles the cached images every
-    epoch, for training.
+    epoch, for training. Read the dataset to its end once (an epoch, ``to_arrays``) before reading a part of it
+    (``take``, ``next(iter(...))``): the cache holds what its first pass read, and a count check raises an error
+    rather than letting a truncated dataset through.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -43,6 +45,10 @@ def image_dataset(folder: str | Path, image_size: int, batch_size: int = 32, shu
         dataset = dataset.take(limit)
     count = int(dataset.cardinality()) if dataset.cardinality() >= 0 else None
     dataset = dataset.cache()
+    if count is not None:
+        # tf.data's in-memory cache keeps only what its first reader read: a first pass broken off early (a
+        # next(iter(dataset)) before training) would leave a truncated dataset for good. Fail loudly instead.
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(count))
     if shuffle:
         dataset = dataset.shuffle(count or 2048, seed=seed, reshuffle_each_iteration=True)
     return dataset.batch(batch_size).prefetch(2).with_options(quiet_options())

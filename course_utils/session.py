@@ -1,4 +1,5 @@
-"""What every notebook does first: pick the profile, its settings and the seed; and record metrics."""
+"""What every notebook does first: pick the profile, its settings, the seed and the numeric precision; and record
+metrics."""
 from __future__ import annotations
 
 import os
@@ -6,10 +7,14 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import data, ledger
+from . import ledger, paths
 
 PROFILE_ENV = "COURSE_PROFILE"
 PROFILES = ("smoke", "full")
+PRECISION_ENV = "COURSE_PRECISION"
+PRECISIONS = ("auto", "float32", "bfloat16")
+KERAS_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")  # what Linux calls the CPU instructions that compute in bfloat16
 
 
 def resolve_profile(profile: str | None) -> str:
@@ -20,6 +25,68 @@ def resolve_profile(profile: str | None) -> str:
     return chosen
 
 
+def resolve_precision(precision: str | None) -> str:
+    """``precision`` if given, else ``$COURSE_PRECISION``, else "auto"."""
+    chosen = precision or os.environ.get(PRECISION_ENV) or "auto"
+    if chosen not in PRECISIONS:
+        raise ValueError(f"unknown precision {chosen!r}; choose one of {PRECISIONS}")
+    return chosen
+
+
+def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str]:
+    """The CPU's feature flags as Linux lists them in ``/proc/cpuinfo`` (an empty set elsewhere)."""
+    try:
+        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):  # x86 says "flags", ARM says "Features"
+            return set(value.split())
+    return set()
+
+
+def gpu_bfloat16() -> str | None:
+    """The name of a visible NVIDIA GPU that computes in bfloat16 (compute capability 8.0 or newer), else None."""
+    import tensorflow as tf
+
+    for gpu in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(gpu)
+        if tuple(details.get("compute_capability") or (0, 0)) >= (8, 0):
+            return details.get("device_name", gpu.name)
+    return None
+
+
+def native_bfloat16(flags: set[str] | None = None, gpu: str | None = None) -> tuple[bool, str]:
+    """Whether this machine computes in bfloat16 natively, and the evidence, in words.
+
+    ``flags`` and ``gpu`` default to what :func:`cpu_flags` and :func:`gpu_bfloat16` find (tests pass their own).
+    """
+    flags = cpu_flags() if flags is None else flags
+    gpu = gpu_bfloat16() if gpu is None else gpu
+    if gpu:
+        return True, f"the GPU ({gpu}) computes in bfloat16"
+    native = [flag for flag in BF16_CPU_FLAGS if flag in flags]
+    if native:
+        return True, f"the CPU computes in bfloat16 ({', '.join(native)})"
+    return False, ("neither the CPU (no avx512_bf16 or amx_bf16 instructions) nor a GPU computes in bfloat16 here: "
+                   "it would be emulated, several times slower than float32")
+
+
+def choose_precision(requested: str | None, support: tuple[bool, str] | None = None) -> tuple[str, str]:
+    """("float32" or "bfloat16", why). "auto" picks bfloat16 only where the hardware computes in it natively.
+
+    ``support`` is :func:`native_bfloat16`'s answer (found on the machine when None).
+    """
+    requested = resolve_precision(requested)
+    if requested == "float32":
+        return "float32", "float32 as requested"
+    native, evidence = support if support is not None else native_bfloat16()
+    if requested == "bfloat16":
+        return "bfloat16", "bfloat16 as requested" + ("" if native else f"; careful: {evidence}")
+    return ("bfloat16" if native else "float32"), f"auto: {evidence}"
+
+
 @dataclass
 class Session:
     """One notebook's run: its name, profile, the settings of that profile, and where it writes."""
@@ -28,18 +95,31 @@ class Session:
     profile: str
     settings: dict = field(default_factory=dict)
     seed: int = 42
+    precision: str = "float32"
+    precision_reason: str = ""
+
+    @property
+    def policy(self) -> str:
+        """The Keras dtype policy of this precision: "float32" or "mixed_bfloat16"."""
+        return KERAS_POLICIES[self.precision]
 
     @property
     def work_dir(self) -> Path:
         """Folder for what this profile's notebooks make (models, features), shared across notebooks."""
-        path = data.work_dir() / self.profile
+        path = paths.work_dir() / self.profile
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def record(self, name: str, value: float, book: float | None = None, label: str | None = None) -> None:
-        """Put a measured metric into the results ledger (next to the book's figure, if there is one)."""
+    def record(self, name: str, value: float, book: float | None = None, label: str | None = None,
+               tolerance: float | None = None) -> None:
+        """Put a measured metric into the results ledger (next to the book's figure, if there is one).
+
+        ``tolerance`` is the largest change from the committed value that is still the same result (about three
+        standard errors for an accuracy); the runner reports a new run outside it. None: not compared (timings).
+        """
         value = value if isinstance(value, int) else float(value)
-        ledger.write_metric(ledger.results_dir(self.profile), self.notebook, name, value, book, label or name)
+        ledger.write_metric(ledger.results_dir(self.profile), self.notebook, name, value, book, label or name,
+                            tolerance=tolerance)
         anchor = f" (book: {book})" if book is not None else ""
         print(f"recorded {label or name}: {ledger.format_number(value)}{anchor}")
 
@@ -65,12 +145,17 @@ class Session:
 
 
 def start(notebook: str, profile: str | None = None, seed: int = 42, overrides: dict | None = None,
-          **settings_by_profile: dict) -> Session:
-    """Start a notebook: resolve the profile, seed Python, NumPy and TensorFlow once, and print the settings.
+          precision: str | None = "float32", **settings_by_profile: dict) -> Session:
+    """Start a notebook: resolve the profile, seed Python, NumPy and TensorFlow once, set the precision, and print
+    the settings.
 
     ``settings_by_profile`` maps each profile name to its settings, e.g. ``full=dict(epochs=5), smoke=dict(epochs=1)``.
     ``overrides`` holds the notebook's parameters (papermill ``-p``); those that are not None win.
-    """
+    ``precision``: "float32", "bfloat16" (Keras' ``mixed_bfloat16`` policy: layers compute in bfloat16 and keep
+    float32 weights) or "auto" (bfloat16 only on hardware that computes in it natively; see
+    :func:`choose_precision`); None reads ``$COURSE_PRECISION``, else "auto". The global Keras policy is set either
+    way, so a notebook never inherits another's. The choice and its reason are kept on the session and printed
+    (unless the notebook asked for plain float32)."""
     import keras
 
     chosen = resolve_profile(profile)
@@ -79,10 +164,14 @@ def start(notebook: str, profile: str | None = None, seed: int = 42, overrides: 
     settings = dict(settings_by_profile.get(chosen, {}))
     settings.update({k: v for k, v in (overrides or {}).items() if v is not None})
     keras.utils.set_random_seed(seed)
+    chosen_precision, reason = choose_precision(precision)
+    keras.mixed_precision.set_global_policy(KERAS_POLICIES[chosen_precision])
     # Keras 3 warns on every fit() of a tf.data.Dataset that its default shuffle=True is ignored; the course's
     # datasets shuffle themselves, and the warning would teach learners to ignore warnings.
     warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
     shown = ", ".join(f"{k}={v}" for k, v in settings.items()) or "no settings"
     print(f"{notebook} · profile {chosen!r} · seed {seed} · {shown}")
-    return Session(notebook, chosen, settings, seed)
+    if precision != "float32":  # notebooks that never asked about precision print nothing new
+        print(f"precision: {chosen_precision} ({reason})")
+    return Session(notebook, chosen, settings, seed, chosen_precision, reason)
 

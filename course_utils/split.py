@@ -2,24 +2,33 @@
 
     python -m course_utils.split SRC DST [--train 1000] [--validation 500] [--test 1000] [--seed 1337] [--force]
 
-SRC is a folder in either layout that :func:`course_utils.data.list_dogs_vs_cats` reads (Kaggle's ``cat.N.jpg`` /
+SRC is a folder in either layout that :func:`course_utils.dogs_vs_cats.list_photos` reads (Kaggle's ``cat.N.jpg`` /
 ``dog.N.jpg``, or ``Cat/`` and ``Dog/`` folders). DST receives ``train/``, ``validation/`` and ``test/``, each with
 ``cat/`` and ``dog/`` holding the requested number of images per class, plus ``manifest.csv`` (file, class, split,
 sha256, source) and ``split.json`` (the request, used to recognise a finished split). The defaults are the book's
 1,000 / 500 / 1,000; the first edition's split is ``--test 500``. With the same seed both editions share the same
 train and validation images, because images are dealt to train, then validation, then test.
 
-Safety: SRC is only read. The split is built in a hidden sibling of DST and renamed to DST when complete, so an
-interrupted run leaves no half-made DST. An existing DST is used as it is when it is the finished split of the same
-request (same counts, seed and source images), a fast no-op; an empty folder is replaced; anything else is refused
-unless ``--force``. With ``--force`` the new split is built first; the old DST is then deleted only when it is exactly
-a split this tool made (every file listed in its manifest with the same sha256, nothing added), and otherwise moved
-aside to ``DST.backup-<date>-<time>``, never deleted.
+Identical images (the same bytes under two names, which the full Kaggle and PetImages sets contain) never land in
+two splits: an image whose bytes equal one already dealt is skipped and listed as a duplicate.
+
+Safety: SRC is only read. The split is built in a hidden sibling of DST (``.DST.partial-<pid>-<random>``) and renamed
+to DST when complete, so an interrupted run leaves no half-made DST; the hidden leftovers of a run that was killed
+are removed by the next run (only those whose process is gone). An existing DST is used as it is when it is the
+finished split of the same request (same counts, seed and source images), a fast no-op; an empty folder is replaced;
+a split of the same request made by an older version of this tool is rebuilt; anything else is refused unless
+``--force``. When DST is replaced, the old DST is deleted only when it is exactly a split this tool made (every file
+listed in its manifest with the same sha256, nothing added), and otherwise moved aside to
+``DST.backup-<date>-<time>``, never deleted.
+
+The course's own split is the default request (:data:`COURSE_REQUEST`) in the folder the later notebooks read;
+:func:`check_course_split` is how they make sure it is that split and no other.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -37,7 +46,8 @@ from pathlib import Path
 
 from PIL import Image, ImageFile
 
-from .data import DOGS_VS_CATS_CLASSES, fresh_dir, list_dogs_vs_cats
+from .dogs_vs_cats import CLASSES as DOGS_VS_CATS_CLASSES, list_photos as list_dogs_vs_cats
+from .paths import fresh_dir, remove_leftovers
 
 SPLITS = ("train", "validation", "test")
 CLASSES = DOGS_VS_CATS_CLASSES
@@ -49,7 +59,10 @@ MANIFEST_FIELDS = ("file", "class", "split", "sha256", "source")
 # pictures appended, which TensorFlow decodes as the JPEG it starts with.
 TF_IMAGE_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "BMP"})
 # Part of every request: bump it when the selection rule changes, so splits made by the old rule stop being reused.
-_RULE_VERSION = 1
+# 2: identical images (same sha256) are dealt only once.
+_RULE_VERSION = 2
+# The split notebooks 05-08 train on: the book's 1,000 / 500 / 1,000 images per class, with the course's seed.
+COURSE_REQUEST = {"train": 1000, "validation": 500, "test": 1000, "seed": DEFAULT_SEED}
 _REQUEST_LABELS = {"counts": "counts", "seed": "seed", "source_fingerprint": "source images", "rule": "tool version"}
 
 
@@ -62,8 +75,10 @@ class SplitResult:
     """What :func:`make_split` did.
 
     ``counts[split][class]`` is the number of images in each folder, ``skipped`` the ``(source file, reason)`` pairs
-    of drawn files that do not decode (never copied), ``reused`` whether ``destination`` already held this split,
-    and ``backup`` where ``force`` moved an old destination that was not this tool's untouched output.
+    of drawn files that do not decode (never copied), ``duplicates`` the ``(source file, identical file)`` pairs of
+    drawn files whose bytes equal an image already dealt (never copied), ``reused`` whether ``destination`` already
+    held this split, ``backup`` where an old destination that was not this tool's untouched output was moved, and
+    ``notes`` what else happened (leftovers of an interrupted run removed, an older split rebuilt).
     """
 
     destination: Path
@@ -72,6 +87,8 @@ class SplitResult:
     manifest: Path
     reused: bool = False
     backup: Path | None = None
+    duplicates: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 @contextmanager
@@ -180,7 +197,16 @@ def _finished(destination: Path, request: dict) -> SplitResult | None:
     if not all((destination / row["file"]).is_file() for row in rows):
         return None
     skipped = tuple((str(path), str(reason)) for path, reason in recorded.get("skipped", []))
-    return SplitResult(destination, counts, skipped, destination / MANIFEST_NAME, reused=True)
+    duplicates = tuple((str(path), str(same)) for path, same in recorded.get("duplicates", []))
+    return SplitResult(destination, counts, skipped, destination / MANIFEST_NAME, reused=True, duplicates=duplicates)
+
+
+def _older_version_of(destination: Path, request: dict) -> bool:
+    """True when ``destination`` records the same request as ``request``, made by an older rule of this tool."""
+    recorded = (_read_request(destination) or {}).get("request")
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("rule"), int):
+        return False
+    return recorded["rule"] < request["rule"] and {**recorded, "rule": request["rule"]} == request
 
 
 def _refusal(destination: Path, request: dict) -> str:
@@ -252,10 +278,12 @@ def _check_file(path: Path) -> tuple[str | None, str]:
 
 def _deal(
     source: Path, images: dict[str, list[Path]], counts: dict[str, int], seed: int, into: Path
-) -> tuple[list[dict[str, str]], list[tuple[str, str]]]:
-    """Copy the drawn images into ``into``; return the manifest rows and the skipped files."""
+) -> tuple[list[dict[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
+    """Copy the drawn images into ``into``; return the manifest rows, the skipped files and the duplicates."""
     rows: list[dict[str, str]] = []
     skipped: list[tuple[str, str]] = []
+    duplicates: list[tuple[str, str]] = []
+    dealt: dict[str, str] = {}  # sha256 -> source file, over both classes: a photo filed as cat and dog is one photo
     # Pillow decodes without holding the GIL, so threads use every core; results are taken in draw order, which
     # keeps the split independent of timing.
     with _strict_quiet_pillow(), ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
@@ -274,6 +302,10 @@ def _deal(
                     if problem is not None:
                         skipped.append((relative, problem))
                         continue
+                    if digest in dealt:
+                        duplicates.append((relative, dealt[digest]))
+                        continue
+                    dealt[digest] = relative
                     split = slots[filled]
                     filled += 1
                     shutil.copyfile(path, into / split / name / path.name)
@@ -283,28 +315,39 @@ def _deal(
                     )
             if filled < len(slots):
                 raise SplitError(
-                    f"only {filled} of the {len(images[name])} {name} images in {source} decode; "
-                    f"the request needs {len(slots)}"
+                    f"only {filled} of the {len(images[name])} {name} images in {source} are usable (they decode "
+                    f"and differ from one another); the request needs {len(slots)}"
                 )
-    return rows, skipped
+    return rows, skipped, duplicates
 
 
 def _install(partial: Path, destination: Path) -> Path | None:
-    """Rename the finished ``partial`` to ``destination``; return where an old destination was kept, if anywhere."""
-    aside = None
+    """Rename the finished ``partial`` to ``destination``; return where an old destination was kept, if anywhere.
+
+    An old destination that is this tool's untouched split goes to a hidden ``.DST.stale-<pid>-…`` folder and is
+    deleted (a killed run leaves only that, which the next run removes); anything else goes to a visible backup, so
+    that nothing of the user's ever sits in a folder that is deleted as a leftover.
+    """
+    aside = stale = None
     if _is_empty_dir(destination):
         destination.rmdir()
     elif destination.exists() or destination.is_symlink():
-        aside = _backup_path(destination)
+        if not destination.is_symlink() and _untouched_own_split(destination):
+            stale = fresh_dir(destination.parent, f".{destination.name}.stale-")
+            aside = stale / destination.name
+        else:
+            aside = _backup_path(destination)
         os.rename(destination, aside)
     try:
         os.rename(partial, destination)
     except OSError:
         if aside is not None:
             os.rename(aside, destination)
+        if stale is not None:
+            stale.rmdir()
         raise
-    if aside is not None and _untouched_own_split(aside):
-        shutil.rmtree(aside)
+    if stale is not None:
+        shutil.rmtree(stale)
         return None
     return aside
 
@@ -342,16 +385,20 @@ def make_split(
     for name in CLASSES:
         if len(images[name]) < need:
             raise SplitError(
-                f"{source} has {len(images[name])} {name} images; the request needs {need} per class "
+                f"{source.name}/ has {len(images[name])} {name} images; the request needs {need} per class "
                 f"({counts['train']} train + {counts['validation']} validation + {counts['test']} test)"
             )
     fingerprint = _fingerprint(source, images)
     request = {"rule": _RULE_VERSION, "counts": counts, "seed": seed, "source_fingerprint": fingerprint}
 
+    notes = [f"removed {leftover.name}, left by an interrupted run"
+             for leftover in remove_leftovers(destination.parent, destination.name)]
     done = _finished(destination, request)
     if done is not None:
-        return done
-    if destination.exists() and not _is_empty_dir(destination) and not force:
+        return dataclasses.replace(done, notes=tuple(notes))
+    if _older_version_of(destination, request):
+        notes.append(f"{destination.name} held this split made by an older version of this tool: rebuilt")
+    elif destination.exists() and not _is_empty_dir(destination) and not force:
         raise SplitError(_refusal(destination, request))
 
     try:
@@ -363,13 +410,14 @@ def make_split(
         for split in SPLITS:
             for name in CLASSES:
                 (partial / split / name).mkdir(parents=True)
-        rows, skipped = _deal(source, images, counts, seed, partial)
+        rows, skipped, duplicates = _deal(source, images, counts, seed, partial)
         with open(partial / MANIFEST_NAME, "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=MANIFEST_FIELDS)
             writer.writeheader()
             writer.writerows(rows)
         # Written last: together with the rename below, its presence means the split is complete.
-        recorded = {"tool": "course_utils.split", "request": request, "source": str(source), "skipped": skipped}
+        recorded = {"tool": "course_utils.split", "request": request, "source": str(source), "skipped": skipped,
+                    "duplicates": duplicates}
         (partial / REQUEST_NAME).write_text(json.dumps(recorded, indent=1), encoding="utf-8")
         backup = _install(partial, destination)
     except OSError as error:
@@ -378,7 +426,55 @@ def make_split(
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    return SplitResult(destination, _count(rows), tuple(skipped), destination / MANIFEST_NAME, backup=backup)
+    return SplitResult(destination, _count(rows), tuple(skipped), destination / MANIFEST_NAME, backup=backup,
+                       duplicates=tuple(duplicates), notes=tuple(notes))
+
+
+def is_course_request(train: int, validation: int, test: int, seed: int) -> bool:
+    """True when these counts and seed are the course's split (:data:`COURSE_REQUEST`), the one 05-08 train on."""
+    return dict(train=train, validation=validation, test=test, seed=seed) == COURSE_REQUEST
+
+
+def folder_for(course_folder: str | os.PathLike, train: int, validation: int, test: int, seed: int) -> Path:
+    """Where a split of this request belongs: ``course_folder`` for the course's request, else a sibling named
+    after the request (``<course_folder>-1000-500-500-seed1337``), so that another request never takes the place
+    of the split the later notebooks read."""
+    course_folder = Path(course_folder)
+    if is_course_request(train, validation, test, seed):
+        return course_folder
+    return course_folder.with_name(f"{course_folder.name}-{train}-{validation}-{test}-seed{seed}")
+
+
+def check_course_split(folder: str | os.PathLike) -> None:
+    """Make sure ``folder`` holds the course's finished split; the notebooks that train on it call this first.
+
+    Raises FileNotFoundError when it holds no finished split, and SplitError, saying what to do, when it holds
+    another request (other counts or seed), a split made by an older version of this tool, or an incomplete one.
+    Cheap: reads ``split.json`` and the manifest and checks that each listed file exists.
+    """
+    folder = Path(folder)
+    recorded = _read_request(folder)
+    if recorded is None:
+        raise FileNotFoundError(f"{folder} holds no finished split: run notebook 04 (04_dataset_split) first")
+    request = recorded.get("request") if isinstance(recorded.get("request"), dict) else {}
+    counts = request.get("counts") if isinstance(request.get("counts"), dict) else {}
+    found = {**counts, "seed": request.get("seed")}
+    if found != COURSE_REQUEST:
+        shown = ", ".join(f"{key} {value}" for key, value in found.items())
+        wanted = ", ".join(f"{key} {value}" for key, value in COURSE_REQUEST.items())
+        raise SplitError(
+            f"{folder} holds another split ({shown}) than the course's ({wanted}), so results would not match the "
+            f"recorded ones. Move that folder away and run notebook 04 with its default parameters (it puts any "
+            f"other split in a folder of its own)"
+        )
+    if request.get("rule") != _RULE_VERSION:
+        raise SplitError(f"{folder} was made by an older version of the split tool: run notebook 04 again "
+                         f"(it rebuilds the split)")
+    rows = _read_manifest(folder)
+    expected = {split: {name: COURSE_REQUEST[split] for name in CLASSES} for split in SPLITS}
+    if rows is None or _count(rows) != expected or not all((folder / row["file"]).is_file() for row in rows):
+        raise SplitError(f"{folder} is incomplete (files are missing or its manifest is damaged): move it away and "
+                         f"run notebook 04 again")
 
 
 def format_result(result: SplitResult) -> str:
@@ -389,12 +485,21 @@ def format_result(result: SplitResult) -> str:
         lines.append(f"{split:<{width}}  " + "  ".join(f"{result.counts[split][name]:>5}" for name in CLASSES))
     lines.append(f"skipped (not copied): {len(result.skipped)}")
     lines.extend(f"  {path}: {reason}" for path, reason in result.skipped)
-    lines.append(f"manifest: {result.manifest}")
-    if result.reused:
-        lines.insert(0, f"{result.destination} already holds this split: nothing to do.")
+    lines.append(f"duplicates (not copied): {len(result.duplicates)}")
+    lines.extend(f"  {path}: same bytes as {same}" for path, same in result.duplicates)
+    lines.append(f"manifest: {_shown(result.manifest)}")
     if result.backup is not None:
-        lines.append(f"the previous {result.destination.name} was moved aside to {result.backup} (not deleted)")
-    return "\n".join(lines)
+        lines.append(f"the previous {result.destination.name} was moved aside to {_shown(result.backup)} (not deleted)")
+    done = "already holds this split: nothing to do." if result.reused else "now holds the split:"
+    return "\n".join([*result.notes, f"{_shown(result.destination)} {done}", *lines])
+
+
+def _shown(path: Path) -> str:
+    # Relative to the current folder when inside it: what the user typed, and no machine's absolute path in logs.
+    try:
+        return Path(path).relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

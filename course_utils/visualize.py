@@ -3,11 +3,15 @@
 The three techniques of Chollet's *Deep Learning with Python* (ch. 9 of the 2nd edition, 5.4 of the 1st), written
 for Keras 3 functional models and ``tf.GradientTape``:
 
-* :func:`activation_model` / :func:`channel_grid` / :func:`plot_activation_grids`: what each Conv2D / MaxPooling2D
-  layer outputs for one picture, every channel side by side;
-* :func:`filter_pattern` / :func:`filter_patterns` / :func:`filter_pattern_grid`: the input each filter responds
-  to most, found by gradient ascent from noise (several filters share one batched pass);
-* :func:`gradcam_heatmap` / :func:`overlay_heatmap`: which part of a picture drove a class decision.
+* :func:`activation_model` / :func:`channel_grid_rgb` / :func:`plot_activation_grids`: what each Conv2D / MaxPooling2D
+  layer outputs for one picture, every channel side by side, blank channels in grey;
+* :func:`filter_pattern` / :func:`filter_patterns`: the input each filter responds to most, found by gradient
+  ascent from noise (several filters share one batched pass);
+* :func:`with_linear_output` / :func:`gradcam_heatmap` / :func:`overlay_heatmap`: which part of a picture drove
+  a class decision, from the class score before the softmax (or sigmoid).
+
+Notebook 08 writes the book's version of each technique in its cells; these are the tested, faster versions that
+draw the grids (tests/test_lessons_07_08.py shows that they compute the same).
 
 All of them take the layer they look at by name, so the same code serves a small convnet trained from scratch,
 a flat ImageNet classifier and a convolutional base loaded with ``include_top=False``. Layers *inside* a nested
@@ -30,10 +34,10 @@ from matplotlib.figure import Figure
 __all__ = [
     "activation_layer_names",
     "activation_model",
-    "channel_grid",
+    "blank_channels",
+    "channel_grid_rgb",
     "deprocess_image",
     "filter_pattern",
-    "filter_pattern_grid",
     "filter_patterns",
     "gradcam_heatmap",
     "gradcam_heatmap_from_parts",
@@ -41,8 +45,8 @@ __all__ = [
     "layer_output_model",
     "overlay_heatmap",
     "plot_activation_grids",
-    "plot_channel",
     "split_model",
+    "with_linear_output",
 ]
 
 DEFAULT_LAYER_TYPES = (keras.layers.Conv2D, keras.layers.MaxPooling2D)
@@ -58,11 +62,11 @@ def layer_output_model(model: keras.Model, layer_name: str) -> keras.Model:
     return keras.Model(model.input, model.get_layer(layer_name).output, name=f"{model.name}_to_{layer_name}")
 
 
-def image_grid(images: np.ndarray, per_row: int = 8, margin: int = 0) -> np.ndarray:
+def image_grid(images: np.ndarray, per_row: int = 8, margin: int = 0, fill=0) -> np.ndarray:
     """Tile ``images`` (N, H, W) or (N, H, W, C) into one (rows, per_row) grid, row by row.
 
-    ``margin`` pixels of zeros separate the tiles; the last row is padded with blank (zero) tiles. A grid of
-    fewer images than ``per_row`` is only as wide as it needs to be.
+    ``margin`` pixels of ``fill`` separate the tiles; the last row is padded with ``fill`` too. A grid of fewer
+    images than ``per_row`` is only as wide as it needs to be.
     """
     images = np.asarray(images)
     if images.ndim not in (3, 4) or len(images) == 0:
@@ -72,7 +76,8 @@ def image_grid(images: np.ndarray, per_row: int = 8, margin: int = 0) -> np.ndar
     n, h, w = images.shape[:3]
     cols = min(n, per_row)
     rows = math.ceil(n / per_row)
-    grid = np.zeros((rows * h + (rows - 1) * margin, cols * w + (cols - 1) * margin, *images.shape[3:]), images.dtype)
+    grid = np.full((rows * h + (rows - 1) * margin, cols * w + (cols - 1) * margin, *images.shape[3:]), fill,
+                   images.dtype)
     for i, image in enumerate(images):
         r, c = divmod(i, per_row)
         top, left = r * (h + margin), c * (w + margin)
@@ -135,23 +140,34 @@ def activation_model(model: keras.Model, layer_types: tuple[type, ...] = DEFAULT
     return keras.Model(model.input, [layer.output for layer in layers], name=f"{model.name}_activations")
 
 
-def channel_grid(activation: np.ndarray, per_row: int = 16, margin: int = 1) -> np.ndarray:
-    """All channels of one layer's activation for ONE image, as a 2-D uint8 display grid.
+def blank_channels(activation: np.ndarray) -> np.ndarray:
+    """Which channels of one image's (H, W, C) activation are constant over the whole map (e.g. a ReLU that fires
+    nowhere on it): a boolean array of C values."""
+    activation = np.asarray(activation)
+    return activation.max(axis=(0, 1)) == activation.min(axis=(0, 1))
+
+
+def channel_grid_rgb(activation: np.ndarray, per_row: int = 16, margin: int = 1, cmap: str = "viridis",
+                     blank_colour: float = 0.75) -> np.ndarray:
+    """All channels of one layer's activation for ONE image, as a float RGB display grid in [0, 1].
 
     ``activation`` is (H, W, C), or (1, H, W, C) straight from ``predict``. Each channel is normalised on its
-    own (mean at grey 128, one standard deviation = 64 grey levels, clipped to 0..255) because channels differ
-    in scale by orders of magnitude; a dead (constant) channel is drawn blank (zeros). Channels run row by row,
-    ``per_row`` to a row, with ``margin`` blank pixels between them; the last row is padded with blanks.
+    own (mean at the middle of ``cmap``, one standard deviation = a quarter of its range, clipped) because
+    channels differ in scale by orders of magnitude, and coloured with ``cmap``; blank (constant) channels are a
+    uniform grey (``blank_colour``) so they cannot be mistaken for a channel that shows a dark pattern. Channels
+    run row by row, ``per_row`` to a row, with ``margin`` white pixels between them; the last row is padded white.
     """
     activation = np.asarray(activation)
     if activation.ndim == 4:
         if activation.shape[0] != 1:
-            raise ValueError(f"channel_grid shows one image; got a batch of {activation.shape[0]}")
+            raise ValueError(f"channel_grid_rgb shows one image; got a batch of {activation.shape[0]}")
         activation = activation[0]
     if activation.ndim != 3:
         raise ValueError(f"expected an (H, W, C) activation, got shape {activation.shape}")
     tiles = _standardize_to_uint8(activation, axes=(0, 1))
-    return image_grid(np.moveaxis(tiles, -1, 0), per_row=per_row, margin=margin)
+    coloured = matplotlib.colormaps[cmap](np.moveaxis(tiles, -1, 0) / 255.0)[..., :3]
+    coloured[blank_channels(activation)] = blank_colour
+    return image_grid(coloured, per_row=per_row, margin=margin, fill=1.0)
 
 
 def plot_activation_grids(
@@ -163,7 +179,8 @@ def plot_activation_grids(
     cmap: str = "viridis",
     interpolation: str | None = None,
 ) -> list[Figure]:
-    """One figure per layer, titled with its name, showing :func:`channel_grid` of its activation.
+    """One figure per layer, titled with its name and its count of blank channels, showing
+    :func:`channel_grid_rgb` of its activation (blank channels grey).
 
     ``activations`` are the arrays of ``activation_model(model).predict(...)`` (batches: image ``image_index`` is
     shown) or single (H, W, C) activations. ``scale`` is the size of one channel tile in inches, so the figures
@@ -178,32 +195,18 @@ def plot_activation_grids(
     figures = []
     for name, activation in zip(names, activations):
         image = _single_image(activation, image_index)
-        grid = channel_grid(image, per_row=per_row)
+        grid = channel_grid_rgb(image, per_row=per_row, cmap=cmap)
         tile_h, tile_w = image.shape[:2]
         figure = plt.figure(figsize=(scale * grid.shape[1] / (tile_w + 1), scale * grid.shape[0] / (tile_h + 1)))
         axes = figure.add_subplot()
         enlarged = axes.get_window_extent().width >= grid.shape[1]  # screen pixels per grid pixel >= 1
         chosen = interpolation or ("nearest" if enlarged else "antialiased")
-        # Fixed limits so grey levels mean the same in every figure (channel_grid already normalised them).
-        axes.imshow(grid, aspect="auto", cmap=cmap, vmin=0, vmax=255, interpolation=chosen)
-        axes.set_title(name)
+        axes.imshow(grid, aspect="auto", interpolation=chosen)
+        blank = int(blank_channels(image).sum())
+        axes.set_title(f"{name}: {image.shape[-1]} channels, {blank} blank (grey)", fontsize=10)
         axes.axis("off")
         figures.append(figure)
     return figures
-
-
-def plot_channel(
-    activation: np.ndarray, channel: int, image_index: int = 0, cmap: str = "viridis", title: str | None = None
-) -> Figure:
-    """One channel of an activation (batch or single image) as a matrix plot, raw values with a colour bar."""
-    image = _single_image(activation, image_index)
-    figure = plt.figure()
-    axes = figure.add_subplot()
-    shown = axes.matshow(image[:, :, channel], cmap=cmap)
-    figure.colorbar(shown, ax=axes)
-    axes.set_title(title if title is not None else f"channel {channel}")
-    axes.axis("off")
-    return figure
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -367,22 +370,33 @@ def filter_pattern(
     return images[0], losses[0].tolist()
 
 
-def filter_pattern_grid(
-    feature_extractor: keras.Model,
-    filter_indices: Sequence[int],
-    per_row: int = 8,
-    margin: int = 5,
-    **kwargs,
-) -> np.ndarray:
-    """The patterns of ``filter_indices`` (computed batched by :func:`filter_patterns`, which takes ``kwargs``)
-    stitched row by row into one uint8 image, ``margin`` black pixels apart."""
-    images, _ = filter_patterns(feature_extractor, filter_indices, **kwargs)
-    return image_grid(images, per_row=per_row, margin=margin)
-
-
 # --------------------------------------------------------------------------------------------------------------
 # 3. Grad-CAM
 # --------------------------------------------------------------------------------------------------------------
+
+
+def with_linear_output(model: keras.Model) -> keras.Model:
+    """A copy of ``model`` (same weights, values copied) whose last layer has no activation: it outputs the class
+    scores before the softmax (logits), or the logit before a sigmoid.
+
+    Grad-CAM follows the gradient of the class score before the softmax (Selvaraju et al., 2017; keras.io's
+    example sets the last activation to None): a softmax probability near 1 has a vanishing gradient, and it also
+    rises when the *other* classes' scores fall. The copy leaves ``model`` as it is, so its predictions still are
+    probabilities.
+    """
+    last = model.layers[-1]
+    if not hasattr(last, "activation"):
+        raise ValueError(f"the last layer of {model.name}, {last.name}, has no activation to remove")
+
+    def clone(layer):
+        config = layer.get_config()
+        if layer is last:
+            config["activation"] = "linear"
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def _as_batch(image: np.ndarray | tf.Tensor) -> tf.Tensor:
@@ -487,8 +501,9 @@ def gradcam_heatmap(
     layer's output are weighted by the mean gradient of the class score with respect to them, summed, passed
     through a ReLU and divided by their maximum (an all-zero map when no location supports the class).
 
-    The class score is the model's output for ``class_index`` (default: the top predicted class), i.e. the
-    softmax probability for a classifier ending in softmax, as in the book. For a single-output binary model,
+    The class score is the model's output for ``class_index`` (default: the top predicted class): give the model
+    :func:`with_linear_output` makes, so that the score is the one before the softmax (Selvaraju et al.; the
+    book differentiates the softmax probability, which saturates). For a single-output binary model,
     class 1 scores with the output itself and class 0 with its negation (the gradient of ``1 - p`` for a
     sigmoid probability, the negative-class logit for a logit); the default class is 1 when the output is
     >= 0.5, which assumes a sigmoid output: pass ``class_index`` for a logit output.

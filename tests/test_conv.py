@@ -63,33 +63,6 @@ def test_pooling_matches_tensorflow(size, stride):
     np.testing.assert_allclose(conv.pool2d(x, size, stride, "l2"), np.sqrt(squares), atol=1e-10)
 
 
-def test_global_average_pool_matches_keras():
-    import keras
-    x = np.random.default_rng(3).normal(size=(5, 4, 6)).astype("float32")
-    np.testing.assert_allclose(conv.global_average_pool(x), keras.layers.GlobalAveragePooling2D()(x[None])[0],
-                               rtol=1e-5)
-
-
-def test_neuron_output_matches_conv_layer():
-    import keras
-    rng = np.random.default_rng(4)
-    x = rng.normal(size=(7, 7, 3)).astype("float32")
-    layer = keras.layers.Conv2D(4, 3, strides=2)
-    out = layer(x[None])[0].numpy()
-    layer.set_weights([rng.normal(size=(3, 3, 3, 4)), rng.normal(size=4)])
-    out = layer(x[None])[0].numpy()
-    w, b = layer.get_weights()
-    for i, j, k in [(0, 0, 0), (1, 2, 3), (2, 1, 1)]:
-        assert conv.neuron_output(x, w, b, i, j, k, stride=2) == pytest.approx(out[i, j, k], abs=1e-4)
-
-
-def test_multiply_add_text():
-    text = conv.multiply_add(np.array([[0, 0, 75], [0, 75, 80], [0, 75, 80]]),
-                             np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]]))
-    assert text.endswith("= 155")
-    assert text.startswith("out[0,0] = 0·(-1) + 0·(-2) + 75·(-1)")
-
-
 def test_pool_rejects_unknown_mode():
     with pytest.raises(ValueError):
         conv.pool2d(np.zeros((4, 4)), mode="median")

@@ -1,23 +1,19 @@
-"""Where the Dogs vs. Cats images come from: every lookup path, on small archives built here; no network."""
+"""Where the Dogs vs. Cats photos come from: every lookup path, on small archives built here; no network."""
 from __future__ import annotations
 
 import io
 import os
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from course_utils import data
-from course_utils.data import (
-    DatasetNotFoundError,
-    UnsafeArchiveError,
-    extract_archive,
-    find_dogs_vs_cats,
-    list_dogs_vs_cats,
-)
+from course_utils import dogs_vs_cats
+from course_utils.dogs_vs_cats import DatasetNotFoundError, extract, find_source, list_photos
 
 
 def jpeg(shade: int) -> bytes:
@@ -54,22 +50,22 @@ def no_kaggle(args):
     pytest.fail("the Kaggle API must not be called here")
 
 
-def no_get_file(**kwargs):
-    pytest.fail("get_file must not be called here")
+def no_fetch(*args, **kwargs):
+    pytest.fail("nothing may be downloaded here")
 
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    """A machine with nothing on it: private home, Keras home and work folder; no data folder, no Kaggle login."""
-    for name in ("COURSE_DATA_DIR", "KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR",
-                 "XDG_CONFIG_HOME"):
+    """A machine with nothing on it: an empty data folder, a private work folder and home; no Kaggle login."""
+    for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR", "XDG_CONFIG_HOME"):
         monkeypatch.delenv(name, raising=False)
-    paths = {name: tmp_path / name for name in ("home", "keras", "work", "data")}
+    paths = {name: tmp_path / name for name in ("home", "work", "data", "elsewhere")}
     for path in paths.values():
         path.mkdir()
-    monkeypatch.setenv("HOME", str(paths["home"]))
-    monkeypatch.setenv("KERAS_HOME", str(paths["keras"]))
+    monkeypatch.setattr(Path, "home", lambda: paths["home"])  # HOME alone would not do on Windows
+    monkeypatch.setenv("COURSE_DATA_DIR", str(paths["data"]))
     monkeypatch.setenv("COURSE_WORK_DIR", str(paths["work"]))
+    monkeypatch.chdir(tmp_path)
     return paths
 
 
@@ -80,7 +76,7 @@ def test_list_reads_kaggle_flat_layout_in_natural_order(tmp_path):
     for name in ("cat.10.jpg", "cat.2.jpg", "dog.1.jpg", "Dog.3.JPG", "readme.txt", "._cat.5.jpg", "bird.1.jpg"):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "cat.7.jpg").mkdir()  # a folder is not an image
-    pairs = list_dogs_vs_cats(tmp_path)
+    pairs = list_photos(tmp_path)
     assert [(p.name, c) for p, c in pairs] == [
         ("cat.2.jpg", "cat"),
         ("cat.10.jpg", "cat"),
@@ -95,7 +91,7 @@ def test_list_reads_class_folders_and_normalises_names(tmp_path):
         (tmp_path / folder).mkdir()
         for name in names:
             (tmp_path / folder / name).write_bytes(b"x")
-    pairs = list_dogs_vs_cats(tmp_path)
+    pairs = list_photos(tmp_path)
     assert [(p.relative_to(tmp_path).as_posix(), c) for p, c in pairs] == [
         ("Cat/0.jpg", "cat"),
         ("Cat/1.jpg", "cat"),
@@ -108,143 +104,157 @@ def test_list_refuses_two_folders_for_one_class(tmp_path):
     (tmp_path / "Cat").mkdir()
     (tmp_path / "cats").mkdir()
     with pytest.raises(ValueError, match="two folders"):
-        list_dogs_vs_cats(tmp_path)
+        list_photos(tmp_path)
 
 
-# --- local data folder ----------------------------------------------------------------------------------------------
+# --- the data folder ------------------------------------------------------------------------------------------------
 
 
-def test_unzipped_folder_in_data_dir_is_used_as_it_is(env, monkeypatch):
+def test_unzipped_folder_in_data_dir_is_used_as_it_is(env):
     folder = env["data"] / "dogs-vs-cats" / "train"
     folder.mkdir(parents=True)
     for name in ("cat.1.jpg", "dog.1.jpg"):
         (folder / name).write_bytes(jpeg(1))
-    monkeypatch.setenv("COURSE_DATA_DIR", str(env["data"]))
-    assert find_dogs_vs_cats(kaggle_runner=no_kaggle, get_file=no_get_file) == folder
+    assert find_source(kaggle_runner=no_kaggle, fetch=no_fetch) == folder
+    assert dogs_vs_cats.local_source() == folder
     assert tree(env["work"]) == {}
 
 
-def test_zip_in_data_dir_is_extracted_into_work_dir_and_source_left_alone(env, monkeypatch):
+def test_zip_in_data_dir_is_extracted_into_work_dir_and_source_left_alone(env):
     archive = write_zip(env["data"] / "dogs-vs-cats" / "train.zip", kaggle_members(3))
     before = tree(env["data"])
-    monkeypatch.setenv("COURSE_DATA_DIR", str(env["data"]))
 
-    found = find_dogs_vs_cats(kaggle_runner=no_kaggle, get_file=no_get_file)
+    found = find_source(kaggle_runner=no_kaggle, fetch=no_fetch)
 
     assert found == env["work"] / "datasets" / "dogs-vs-cats" / "train" / "train"
     assert sorted(p.name for p in found.iterdir()) == sorted(Path(n).name for n in kaggle_members(3))
     assert (found / "cat.2.jpg").read_bytes() == kaggle_members(3)["train/cat.2.jpg"]
     assert tree(env["data"]) == before and archive.is_file()
-    assert oct(found.parent.stat().st_mode & 0o777) == oct(0o777 & ~_umask())  # not a private 0700 temp folder
+    if os.name == "posix":  # a private 0700 temporary folder would lock other users out
+        assert oct(found.parent.stat().st_mode & 0o777) == oct(found.parent.parent.stat().st_mode & 0o777)
     # A second call reuses the finished extraction instead of unpacking again.
     (found / "sentinel.txt").write_text("still here")
-    assert find_dogs_vs_cats(kaggle_runner=no_kaggle, get_file=no_get_file) == found
+    assert find_source(kaggle_runner=no_kaggle, fetch=no_fetch) == found
     assert (found / "sentinel.txt").is_file()
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def test_half_unzipped_folder_beside_its_archive_is_not_taken_for_complete(env, monkeypatch):
+def test_half_unzipped_folder_beside_its_archive_is_not_taken_for_complete(env):
     place = env["data"] / "dogs-vs-cats"
     write_zip(place / "train.zip", kaggle_members(3))
     (place / "train").mkdir()
-    for name in ("cat.1.jpg", "dog.1.jpg"):  # 2 of the archive's 6 images: an interrupted unzip
+    for name in ("cat.1.jpg", "dog.1.jpg"):  # 2 of the archive's 6 photos: an interrupted unzip
         (place / "train" / name).write_bytes(jpeg(1))
-    monkeypatch.setenv("COURSE_DATA_DIR", str(env["data"]))
-    found = find_dogs_vs_cats(kaggle_runner=no_kaggle, get_file=no_get_file)
+    found = find_source(kaggle_runner=no_kaggle, fetch=no_fetch)
     assert found.is_relative_to(env["work"])
-    assert len(list_dogs_vs_cats(found)) == 6
+    assert len(list_photos(found)) == 6
 
 
 def test_data_dir_set_to_a_missing_folder_is_an_error(env, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_DIR", str(env["data"] / "typo"))
     with pytest.raises(FileNotFoundError, match="typo"):
-        find_dogs_vs_cats(kaggle_runner=no_kaggle, get_file=no_get_file)
+        find_source(kaggle_runner=no_kaggle, fetch=no_fetch)
+
+
+def test_archive_photo_counts_read_the_directory_only(env):
+    assert dogs_vs_cats.archive_photo_counts(write_zip(env["elsewhere"] / "k.zip", kaggle_members(3))) == \
+        {"cat": 3, "dog": 3}
+    assert dogs_vs_cats.archive_photo_counts(write_zip(env["elsewhere"] / "p.zip", petimages_members(2))) == \
+        {"cat": 2, "dog": 2}
 
 
 # --- extraction safety ------------------------------------------------------------------------------------------
 
 
 def test_interrupted_extraction_leaves_nothing_that_looks_finished(env, monkeypatch):
-    archive = write_zip(env["data"] / "train.zip", kaggle_members(3))
+    archive = write_zip(env["elsewhere"] / "train.zip", kaggle_members(3))
     target = env["work"] / "out"
     real_copy = shutil.copyfileobj
     calls = []
 
-    def copy_then_fail(source, destination, *args):
+    def copy_then_fail(source, destination, *args, **kwargs):
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real_copy(source, destination, *args)
+        return real_copy(source, destination, *args, **kwargs)
 
     monkeypatch.setattr(shutil, "copyfileobj", copy_then_fail)
     with pytest.raises(KeyboardInterrupt):
-        extract_archive(archive, target)
+        extract(archive, target)
     assert not target.exists()
     assert list(env["work"].iterdir()) == []  # the partial folder is gone too
 
     monkeypatch.setattr(shutil, "copyfileobj", real_copy)
-    found = extract_archive(archive, target)
-    assert found == target / "train" and len(list_dogs_vs_cats(found)) == 6
+    found = extract(archive, target)
+    assert found == target / "train" and len(list_photos(found)) == 6
+
+
+def test_leftovers_of_a_killed_extraction_are_removed_by_the_next_one(env):
+    """A run killed outright (no exception handler runs) leaves hidden folders behind; the next run deletes those of
+    dead processes only, and never anything that is not ours."""
+    archive = write_zip(env["elsewhere"] / "train.zip", kaggle_members(2))
+    work = env["work"]
+    dead_pid = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                                  capture_output=True, text=True, check=True).stdout)
+    leftovers = [work / f".out.partial-{dead_pid}-abc", work / f".out.stale-{dead_pid}-def"]
+    for folder in leftovers:
+        (folder / "train").mkdir(parents=True)
+        (folder / "train" / "cat.1.jpg").write_bytes(jpeg(3))
+    running = work / f".out.partial-{os.getpid()}-xyz"  # a live process' work in progress
+    running.mkdir()
+    others = [work / ".out.backup", work / "out.partial-1-x", work / ".other.partial-1-x"]
+    for folder in others:
+        folder.mkdir()
+
+    extract(archive, work / "out")
+
+    if os.name == "posix":  # on Windows only day-old leftovers are removed
+        assert not any(folder.exists() for folder in leftovers)
+    assert running.is_dir() and all(folder.is_dir() for folder in others)
 
 
 def test_folder_without_marker_at_target_is_not_reused_nor_deleted(env):
-    archive = write_zip(env["data"] / "train.zip", kaggle_members(2))
+    archive = write_zip(env["elsewhere"] / "train.zip", kaggle_members(2))
     target = env["work"] / "out"
     (target / "train").mkdir(parents=True)
     (target / "train" / "cat.1.jpg").write_bytes(b"someone else's")
     with pytest.raises(FileExistsError, match="not unpacked by the course"):
-        extract_archive(archive, target)
+        extract(archive, target)
     assert (target / "train" / "cat.1.jpg").read_bytes() == b"someone else's"
 
 
 def test_changed_archive_is_extracted_again(env):
-    archive = write_zip(env["data"] / "train.zip", kaggle_members(2))
+    archive = write_zip(env["elsewhere"] / "train.zip", kaggle_members(2))
     target = env["work"] / "out"
-    assert len(list_dogs_vs_cats(extract_archive(archive, target))) == 4
+    assert len(list_photos(extract(archive, target))) == 4
     write_zip(archive, kaggle_members(3))
-    assert len(list_dogs_vs_cats(extract_archive(archive, target))) == 6
+    assert len(list_photos(extract(archive, target))) == 6
     assert [p.name for p in env["work"].iterdir()] == ["out"]  # the stale copy was removed
 
 
-@pytest.mark.parametrize("bad_name", ["../escape.jpg", "/abs/cat.1.jpg", "train/../../escape.jpg", "C:/x/cat.2.jpg"])
-def test_path_traversal_is_refused_before_anything_is_written(env, bad_name):
+@pytest.mark.parametrize("bad_name", ["../escape.jpg", "/abs/cat.9.jpg", "train/../../escape.jpg", "../../cat.9.jpg"])
+def test_members_pointing_outside_stay_inside(env, bad_name):
     members = kaggle_members(2) | {bad_name: jpeg(9)}
-    archive = write_zip(env["data"] / "evil.zip", members)
+    archive = write_zip(env["elsewhere"] / "evil.zip", members)
     target = env["work"] / "deep" / "out"
-    with pytest.raises(UnsafeArchiveError):
-        extract_archive(archive, target)
-    assert not (env["work"] / "deep").exists()
-    assert not (env["work"] / "escape.jpg").exists() and not (env["data"] / "escape.jpg").exists()
+    found = extract(archive, target)
+    assert {p.name for p in found.iterdir()} >= {"cat.1.jpg", "dog.2.jpg"}
+    outside = [p for p in env["work"].parent.rglob("*") if p.is_file() and not p.is_relative_to(target)
+               and p.suffix == ".jpg" and not p.is_relative_to(env["data"])]
+    assert outside == []
 
 
 def test_archive_without_pet_images_is_refused(env):
-    archive = write_zip(env["data"] / "train.zip", {"train/readme.txt": b"nothing"})
+    archive = write_zip(env["elsewhere"] / "train.zip", {"train/readme.txt": b"nothing"})
     with pytest.raises(ValueError, match="neither"):
-        extract_archive(archive, env["work"] / "out")
+        extract(archive, env["work"] / "out")
     assert list(env["work"].iterdir()) == []
 
 
-# --- Keras cache ------------------------------------------------------------------------------------------------
-
-
-def test_zip_in_keras_cache_is_found(env):
-    write_zip(env["keras"] / "datasets" / "dogs-vs-cats" / "train.zip", kaggle_members(2))
-    found = find_dogs_vs_cats(kaggle_runner=no_kaggle, get_file=no_get_file)
-    assert {c for _, c in list_dogs_vs_cats(found)} == {"cat", "dog"} and found.is_relative_to(env["work"])
-
-
-def test_default_keras_home_is_under_home(env, monkeypatch):
-    monkeypatch.delenv("KERAS_HOME")
-    assert data.dogs_vs_cats_cache() == env["home"] / ".keras" / "datasets" / "dogs-vs-cats"
-    write_zip(data.dogs_vs_cats_cache() / "kagglecatsanddogs_5340.zip", petimages_members(2))
-    found = find_dogs_vs_cats(kaggle_runner=no_kaggle, get_file=no_get_file)
+def test_petimages_layout_in_the_data_folder(env):
+    write_zip(env["data"] / "dogs-vs-cats" / "kagglecatsanddogs_5340.zip", petimages_members(2))
+    found = find_source(kaggle_runner=no_kaggle, fetch=no_fetch)
     assert found.name == "PetImages"
-    assert [(p.name, c) for p, c in list_dogs_vs_cats(found)] == [
+    assert [(p.name, c) for p, c in list_photos(found)] == [
         ("0.jpg", "cat"), ("1.jpg", "cat"), ("0.jpg", "dog"), ("1.jpg", "dog")
     ]
 
@@ -255,10 +265,10 @@ def test_full_competition_zip_is_opened_down_to_train_zip(env):
         for name, content in kaggle_members(2).items():
             archive.writestr(name, content)
     write_zip(
-        env["keras"] / "datasets" / "dogs-vs-cats" / "dogs-vs-cats.zip",
+        env["data"] / "dogs-vs-cats" / "dogs-vs-cats.zip",
         {"train.zip": inner.getvalue(), "test1.zip": b"PK unused", "sampleSubmission.csv": b"id,label\n"},
     )
-    found = find_dogs_vs_cats(kaggle_runner=no_kaggle, get_file=no_get_file)
+    found = find_source(kaggle_runner=no_kaggle, fetch=no_fetch)
     assert sorted(p.name for p in found.iterdir()) == ["cat.1.jpg", "cat.2.jpg", "dog.1.jpg", "dog.2.jpg"]
     assert not list(found.parent.rglob("*.zip"))
 
@@ -280,136 +290,137 @@ class FakeKaggle:
         write_zip(Path(args[args.index("-p") + 1]) / "train.zip", self.members)
 
 
-class FakeGetFile:
-    """Stands in for keras.utils.get_file: copies a local zip into cache_dir/cache_subdir/fname."""
+class FakeFetch:
+    """Stands in for course_utils.download.download: copies a local zip to the target."""
 
     def __init__(self, archive: Path | None = None, error: Exception | None = None):
-        self.calls: list[dict] = []
+        self.calls: list[tuple] = []
         self.archive, self.error = archive, error
 
-    def __call__(self, **kwargs):
-        self.calls.append(kwargs)
+    def __call__(self, url, target, sha256=None, **kwargs):
+        self.calls.append((url, Path(target), sha256))
         if self.error is not None:
             raise self.error
-        target = Path(kwargs["cache_dir"]) / kwargs["cache_subdir"] / kwargs["fname"]
-        target.parent.mkdir(parents=True, exist_ok=True)
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.archive, target)
-        return str(target)
+        return Path(target)
 
 
 def test_kaggle_download_with_credentials(env, monkeypatch):
     monkeypatch.setenv("KAGGLE_USERNAME", "learner")
     monkeypatch.setenv("KAGGLE_KEY", "secret")
     kaggle = FakeKaggle(kaggle_members(2))
-    found = find_dogs_vs_cats(kaggle_runner=kaggle, get_file=no_get_file)
+    found = find_source(kaggle_runner=kaggle, fetch=no_fetch)
     assert len(kaggle.calls) == 1
     assert kaggle.calls[0][:6] == ["competitions", "download", "-c", "dogs-vs-cats", "-f", "train.zip"]
-    cache = env["keras"] / "datasets" / "dogs-vs-cats"
-    assert sorted(p.name for p in cache.iterdir()) == ["train.zip"]  # the landing folder is cleaned up
-    assert len(list_dogs_vs_cats(found)) == 4
-    # Next time the cached download is enough.
-    assert find_dogs_vs_cats(kaggle_runner=no_kaggle, get_file=no_get_file) == found
+    place = env["data"] / "dogs-vs-cats"
+    assert sorted(p.name for p in place.iterdir()) == ["train.zip"]  # the hidden landing folder is cleaned up
+    assert len(list_photos(found)) == 4
+    # Next time the download is found where it landed.
+    assert find_source(kaggle_runner=no_kaggle, fetch=no_fetch) == found
 
 
-def test_kaggle_json_counts_as_credentials(env):
-    assert data.kaggle_credentials() is None
+def test_kaggle_json_counts_as_credentials(env, monkeypatch):
+    assert dogs_vs_cats.kaggle_credentials() is None
     (env["home"] / ".kaggle").mkdir()
     (env["home"] / ".kaggle" / "kaggle.json").write_text('{"username": "u", "key": "k"}')
-    assert data.kaggle_credentials() == str(env["home"] / ".kaggle" / "kaggle.json")
+    assert dogs_vs_cats.kaggle_credentials() == str(env["home"] / ".kaggle" / "kaggle.json")
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(env["elsewhere"]))
+    (env["elsewhere"] / "kaggle.json").write_text("{}")
+    assert dogs_vs_cats.kaggle_credentials() == str(env["elsewhere"] / "kaggle.json")
 
 
-def test_without_kaggle_credentials_petimages_is_downloaded(env):
-    local = write_zip(env["data"] / "kagglecatsanddogs_5340.zip", petimages_members(3))
-    get_file = FakeGetFile(local)
-    found = find_dogs_vs_cats(kaggle_runner=no_kaggle, get_file=get_file)
+def test_without_kaggle_credentials_petimages_is_downloaded_into_the_data_folder(env):
+    fetch = FakeFetch(write_zip(env["elsewhere"] / "pets.zip", petimages_members(3)))
+    found = find_source(kaggle_runner=no_kaggle, fetch=fetch)
     assert found.name == "PetImages"
-    assert len(get_file.calls) == 1
-    call = get_file.calls[0]
-    assert call["origin"] == data.PETIMAGES_URL and call["fname"] == "kagglecatsanddogs_5340.zip"
-    assert call["file_hash"] is None
-    assert Path(call["cache_dir"]) / call["cache_subdir"] == env["keras"] / "datasets" / "dogs-vs-cats"
-    pairs = list_dogs_vs_cats(found)
-    assert [c for _, c in pairs] == ["cat"] * 3 + ["dog"] * 3  # Thumbs.db and the read-me are not images
-    assert find_dogs_vs_cats(kaggle_runner=no_kaggle, get_file=no_get_file) == found
+    assert fetch.calls == [(dogs_vs_cats.PETIMAGES_URL, env["data"] / "dogs-vs-cats" / "kagglecatsanddogs_5340.zip",
+                            dogs_vs_cats.PETIMAGES_SHA256)]
+    pairs = list_photos(found)
+    assert [c for _, c in pairs] == ["cat"] * 3 + ["dog"] * 3  # Thumbs.db and the read-me are not photos
+    assert find_source(kaggle_runner=no_kaggle, fetch=no_fetch) == found
 
 
 def test_failed_kaggle_download_falls_back_to_petimages(env, monkeypatch):
     monkeypatch.setenv("KAGGLE_API_TOKEN", "token")
     kaggle = FakeKaggle(error=RuntimeError("403 - Forbidden"))
-    get_file = FakeGetFile(write_zip(env["data"] / "pets.zip", petimages_members(2)))
-    found = find_dogs_vs_cats(kaggle_runner=kaggle, get_file=get_file)
-    assert len(kaggle.calls) == 1 and len(get_file.calls) == 1 and found.name == "PetImages"
-    assert [p.name for p in (env["keras"] / "datasets" / "dogs-vs-cats").iterdir()] == ["kagglecatsanddogs_5340.zip"]
+    fetch = FakeFetch(write_zip(env["elsewhere"] / "pets.zip", petimages_members(2)))
+    found = find_source(kaggle_runner=kaggle, fetch=fetch)
+    assert len(kaggle.calls) == 1 and len(fetch.calls) == 1 and found.name == "PetImages"
+    assert [p.name for p in (env["data"] / "dogs-vs-cats").iterdir()] == ["kagglecatsanddogs_5340.zip"]
 
 
 def test_offline_machine_gets_one_error_saying_where_to_put_the_file(env, monkeypatch):
+    from course_utils.download import DownloadError
+
     monkeypatch.setenv("KAGGLE_USERNAME", "learner")
     monkeypatch.setenv("KAGGLE_KEY", "secret")
     kaggle = FakeKaggle(error=RuntimeError("403 - Forbidden"))
-    get_file = FakeGetFile(error=Exception("URL fetch failure: [Errno -3] Temporary failure in name resolution"))
+    fetch = FakeFetch(error=DownloadError("https://x: [Errno -3] Temporary failure in name resolution", True))
     with pytest.raises(DatasetNotFoundError) as caught:
-        find_dogs_vs_cats(kaggle_runner=kaggle, get_file=get_file)
+        find_source(kaggle_runner=kaggle, fetch=fetch)
     message = str(caught.value)
-    cache = env["keras"] / "datasets" / "dogs-vs-cats"
-    assert "Put Kaggle's train.zip (train/cat.N.jpg, train/dog.N.jpg) in $COURSE_DATA_DIR/dogs-vs-cats/" in message
-    assert f"or in {cache}/ and run again." in message
-    assert "$COURSE_DATA_DIR: not set" in message
-    assert f"{cache}: no such folder" in message
-    assert "403 - Forbidden" in message and data.KAGGLE_RULES_URL in message
+    place = env["data"] / "dogs-vs-cats"
+    assert f"Put Kaggle's train.zip (train/cat.N.jpg, train/dog.N.jpg) in {place}/" in message
+    assert "403 - Forbidden" in message and dogs_vs_cats.KAGGLE_RULES_URL in message
     assert "Temporary failure in name resolution" in message
-    assert isinstance(caught.value, FileNotFoundError)
+    assert caught.value.offline and isinstance(caught.value, FileNotFoundError)
 
 
 def test_missing_credentials_are_named_and_kaggle_is_not_run(env):
-    get_file = FakeGetFile(error=Exception("offline"))
+    fetch = FakeFetch(error=OSError("offline"))
     with pytest.raises(DatasetNotFoundError, match=r"Kaggle API: no credentials\. .*kaggle\.json in ~/\.kaggle/"):
-        find_dogs_vs_cats(kaggle_runner=no_kaggle, get_file=get_file)
+        find_source(kaggle_runner=no_kaggle, fetch=fetch)
 
 
 def test_no_download_when_not_allowed(env):
     with pytest.raises(DatasetNotFoundError, match="download=False"):
-        find_dogs_vs_cats(download=False, kaggle_runner=no_kaggle, get_file=no_get_file)
+        find_source(download=False, kaggle_runner=no_kaggle, fetch=no_fetch)
 
 
-def test_broken_cached_zip_is_reported_and_skipped(env):
-    cache = env["keras"] / "datasets" / "dogs-vs-cats"
-    cache.mkdir(parents=True)
-    (cache / "train.zip").write_bytes(b"half a download")
+def test_broken_zip_is_reported_and_skipped(env):
+    place = env["data"] / "dogs-vs-cats"
+    place.mkdir(parents=True)
+    (place / "train.zip").write_bytes(b"half a download")
     with pytest.warns(UserWarning, match="could not be used"), pytest.raises(DatasetNotFoundError) as caught:
-        find_dogs_vs_cats(download=False)
+        find_source(download=False)
     assert "train.zip could not be used: File is not a zip file" in str(caught.value)
 
 
 def test_run_kaggle_reports_a_missing_install_and_a_failure(monkeypatch):
-    monkeypatch.setattr(data.shutil, "which", lambda name: None)
-    monkeypatch.setattr(data.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(dogs_vs_cats.shutil, "which", lambda name: None)
+    monkeypatch.setattr(dogs_vs_cats.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(FileNotFoundError, match="pip install kaggle"):
-        data.run_kaggle(["competitions", "list"])
+        dogs_vs_cats.run_kaggle(["competitions", "list"])
 
     ran = []
 
     def fake_run(command, **kwargs):
         ran.append(command)
-        return data.subprocess.CompletedProcess(command, 1, stdout="", stderr="Downloading\n403 - Forbidden\n")
+        return subprocess.CompletedProcess(command, 1, stdout=None, stderr="Downloading\n403 - Forbidden\n")
 
-    monkeypatch.setattr(data.shutil, "which", lambda name: "/opt/bin/kaggle")
-    monkeypatch.setattr(data.subprocess, "run", fake_run)
+    monkeypatch.setattr(dogs_vs_cats.shutil, "which", lambda name: "/opt/bin/kaggle")
+    monkeypatch.setattr(dogs_vs_cats.subprocess, "run", fake_run)
     with pytest.raises(RuntimeError, match="403 - Forbidden"):
-        data.run_kaggle(["competitions", "download", "-c", "dogs-vs-cats"])
+        dogs_vs_cats.run_kaggle(["competitions", "download", "-c", "dogs-vs-cats"])
     assert ran == [["/opt/bin/kaggle", "competitions", "download", "-c", "dogs-vs-cats"]]
+
+
+def test_split_dir_says_how_to_make_a_missing_split(env):
+    assert dogs_vs_cats.split_dir() == env["work"] / "dogs-vs-cats-small"
+    with pytest.raises(FileNotFoundError, match="run notebook 04"):
+        dogs_vs_cats.split_dir(must_exist=True)
 
 
 # --- the real data, when this machine has it ------------------------------------------------------------------
 
 
-@pytest.mark.skipif(
-    not (Path(os.environ.get("COURSE_DATA_DIR") or "/nonexistent") / "dogs-vs-cats").is_dir(),
-    reason="COURSE_DATA_DIR is not set or has no dogs-vs-cats/",
-)
-def test_real_data_dir_holds_the_dogs_vs_cats_sample(tmp_path, monkeypatch):
-    monkeypatch.setenv("COURSE_WORK_DIR", str(tmp_path / "work"))
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    found = find_dogs_vs_cats(kaggle_runner=no_kaggle, get_file=no_get_file)
-    pairs = list_dogs_vs_cats(found)
-    counts = {name: sum(1 for _, c in pairs if c == name) for name in ("cat", "dog")}
-    assert counts["cat"] >= 2500 and counts["dog"] >= 2500, counts
+@pytest.mark.skipif(dogs_vs_cats.local_source() is None, reason="the data folder holds no Dogs vs. Cats photos")
+def test_real_data_folder_holds_the_dogs_vs_cats_sample():
+    source = dogs_vs_cats.local_source()
+    if source.is_dir():
+        pairs = list_photos(dogs_vs_cats.find_source(download=False))
+        counts = {name: sum(1 for _, c in pairs if c == name) for name in dogs_vs_cats.CLASSES}
+    else:  # the archive's directory says it without unpacking 5,000 photos here
+        counts = dogs_vs_cats.archive_photo_counts(source)
+    assert counts is None or (counts["cat"] >= 2500 and counts["dog"] >= 2500), counts

@@ -61,3 +61,19 @@ def test_split_datasets_and_missing_folder(folder, tmp_path):
 
 def test_autotune_is_off(folder):
     assert pipeline.image_dataset(folder, 8).options().autotune.enabled is False
+
+
+def test_a_first_pass_broken_off_early_cannot_truncate_the_dataset_silently(folder):
+    import tensorflow as tf
+
+    dataset = pipeline.image_dataset(folder, 8, batch_size=2)
+    next(iter(dataset))  # reads a part of the photos before any complete pass
+    with pytest.raises(tf.errors.OpError, match="expected to contain 10"):
+        pipeline.to_arrays(dataset)
+
+
+def test_a_complete_first_pass_makes_partial_reads_safe(folder):
+    dataset = pipeline.image_dataset(folder, 8, batch_size=2)
+    assert len(pipeline.to_arrays(dataset)[1]) == 10
+    next(iter(dataset))
+    assert len(pipeline.to_arrays(dataset)[1]) == 10

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import runner
+from course_utils import ledger, runner
 
 
 def make_notebook(path: Path, *sources: str, tags: dict | None = None) -> None:
@@ -20,23 +21,49 @@ def make_notebook(path: Path, *sources: str, tags: dict | None = None) -> None:
     nbformat.write(nb, str(path))
 
 
+PARAMETERS = 'PROFILE = None\nEPOCHS: int = None  # None: the profile\'s choice\nBASE = "small"'
+RECORD = ("import os\nfrom course_utils import session\n"
+          "run = session.start('{name}', PROFILE)\n"
+          "run.record('score', {value}, book=0.5, label='score', tolerance=0.01)\n"
+          "run.record('seconds', 3.5, label='seconds')\n"
+          "print('results in', os.environ['COURSE_RESULTS_DIR'])")
+
+
+# Without TensorFlow (importing course_utils in a kernel imports it, ~10 s): the ledger file session.record writes.
+RECORD_PLAIN = ("import json, os, pathlib\n"
+                "metrics = {{'score': dict(value={value}, book=0.5, label='score', tolerance=0.01),\n"
+                "            'seconds': dict(value=3.5, book=None, label='seconds')}}\n"
+                "folder = pathlib.Path(os.environ['COURSE_RESULTS_DIR'])\n"
+                "(folder / '{name}.json').write_text(json.dumps(dict(notebook='{name}', metrics=metrics)))\n"
+                "print('recorded score: {value:.4f}')\n"
+                "print('results in', folder)")
+
+
+def record_notebook(path: Path, value: float, with_session: bool = False) -> None:
+    record = (RECORD if with_session else RECORD_PLAIN).format(name=path.stem, value=value)
+    make_notebook(path, PARAMETERS, record, tags={0: ["parameters"]})
+
+
 @pytest.fixture
 def course(tmp_path, monkeypatch):
-    """A minimal course repository with two notebooks that record metrics."""
+    """A minimal course repository with two notebooks that record metrics (01 through course_utils.session)."""
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "convnets-course"\n')
     (tmp_path / "README.md").write_text("# c\n\n<!-- results:start -->\nold\n<!-- results:end -->\ntail\n")
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
-    record = ("from course_utils import session\n"
-              "run = session.start('{name}', PROFILE)\nrun.record('score', {value}, book=0.5, label='score')")
-    make_notebook(notebooks / "01_first.ipynb", "PROFILE = None", record.format(name="01_first", value=0.25),
-                  tags={0: ["parameters"]})
-    make_notebook(notebooks / "02_second.ipynb", "PROFILE = None", record.format(name="02_second", value=0.75),
-                  tags={0: ["parameters"]})
+    record_notebook(notebooks / "01_first.ipynb", 0.25, with_session=True)
+    record_notebook(notebooks / "02_second.ipynb", 0.75)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("COURSE_WORK_DIR", raising=False)
     monkeypatch.delenv("COURSE_RESULTS_DIR", raising=False)
+    monkeypatch.delenv("COURSE_PROFILE", raising=False)
     return tmp_path
+
+
+def committed_files(course: Path) -> dict[str, bytes]:
+    """Everything a write-back may touch, to prove that it did not."""
+    paths = [*sorted((course / "notebooks").iterdir()), course / "README.md", *sorted(course.glob("results/*"))]
+    return {str(p.relative_to(course)): p.read_bytes() for p in paths}
 
 
 def test_select_by_prefix():
@@ -62,33 +89,125 @@ def test_update_readme_replaces_only_the_table(tmp_path):
     readme.write_text("head\n<!-- results:start -->\nold\n<!-- results:end -->\ntail\n")
     runner.update_readme(readme, "| new |")
     assert readme.read_text() == "head\n<!-- results:start -->\n| new |\n<!-- results:end -->\ntail\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["README.md"]  # no temporary file left behind
     readme.write_text("no markers")
     with pytest.raises(RuntimeError):
         runner.update_readme(readme, "x")
 
 
-def test_run_collects_ledger_and_writes_back(course, capsys):
-    assert runner.main(["run", "--profile", "smoke", "--write-back"]) == 0
-    out = capsys.readouterr().out
+def test_parameter_values_are_json_or_text():
+    assert runner.parse_parameter("EPOCHS=3") == ("EPOCHS", 3)
+    assert runner.parse_parameter("RATE=0.5") == ("RATE", 0.5)
+    assert runner.parse_parameter("BASE=vgg16") == ("BASE", "vgg16")
+    assert runner.parse_parameter("EPOCHS=null") == ("EPOCHS", None)
+    with pytest.raises(runner.UsageError, match="NAME=VALUE"):
+        runner.parse_parameter("EPOCHS")
+
+
+@pytest.mark.parametrize("declared, accepted, refused", [
+    (dict(inferred_type_name="int", default="None"), [3, None], ["3", 2.5, True]),
+    (dict(inferred_type_name="Optional[float]", default="None"), [0.5, 1, None], ["x", False]),
+    (dict(inferred_type_name="None", default="1000"), [500], [None, "500", 0.5]),
+    (dict(inferred_type_name="None", default='"efficientnet_lite0"'), ["vgg16"], [3, None]),
+    (dict(inferred_type_name="None", default="True"), [False], [0, "no"]),
+])
+def test_declared_types(declared, accepted, refused):
+    types = runner.declared_types(declared)
+    for value in accepted:
+        assert isinstance(value, types) and not (isinstance(value, bool) and bool not in types), value
+    for value in refused:
+        assert not isinstance(value, types) or (isinstance(value, bool) and bool not in types), value
+
+
+def test_bad_command_lines_are_refused_before_anything_runs(course, capsys):
+    before = committed_files(course)
+    refused = {
+        ("run", "-p", "PROFILE=smoke"): "choose the profile with --profile",
+        ("run", "-p", "EPOCH=3"): "01_first has no parameter EPOCH (its parameters: EPOCHS, BASE)",
+        ("run", "-p", "EPOCHS=three"): 'EPOCHS="three": 01_first expects int or None',
+        ("run", "-p", "EPOCHS=2.5"): "expects int or None",
+        ("run", "-p", "BASE=3"): "expects str",
+        ("run", "--profile", "smoke", "--write-back"): "full profile only",
+        ("run", "--write-back", "-p", "EPOCHS=1"): "drop the -p overrides",
+    }
+    for argv, message in refused.items():
+        with pytest.raises(SystemExit) as stop:
+            runner.main(list(argv))
+        assert stop.value.code == 2
+        assert message in capsys.readouterr().err, argv
+    assert not (course / "build").exists()  # nothing ran
+    assert committed_files(course) == before
+
+
+def test_run_passes_the_kernel_its_environment_quietly(course, capfd, monkeypatch):
+    monkeypatch.setattr(runner, "SLOW_CELL_SECONDS", 0.0)
+    before = committed_files(course)
+    assert runner.main(["run", "--profile", "smoke", "--progress", "cells", "-p", "EPOCHS=2"]) == 0
+    out, err = capfd.readouterr()  # file-descriptor level: includes what the kernel process writes
     assert "[2/2] 02_second (smoke)" in out
+    assert "cell 3/3" in out and "import os" in out  # one progress line per cell, with its first line
+    assert "encryption" not in out + err and "IPKernelApp" not in err, err
+    results = course / "build" / "smoke" / "results"
     book = json.loads((course / "build" / "smoke" / "results.json").read_text())
-    assert book["notebooks"]["01_first"]["metrics"]["score"]["value"] == 0.25
+    assert book["notebooks"]["01_first"]["metrics"]["score"] == {
+        "value": 0.25, "book": 0.5, "label": "score", "tolerance": 0.01}
     assert book["notebooks"]["02_second"]["seconds"] > 0
+    executed = json.loads((course / "build" / "smoke" / "02_second.ipynb").read_text())
+    injected = "".join(executed["cells"][1]["source"])
+    assert 'PROFILE = "smoke"' in injected and "EPOCHS = 2" in injected
+    assert f"results in {results}" in "".join("".join(o.get("text", "")) for o in executed["cells"][-1]["outputs"])
+    # the kernel got the profile and results folder; the runner's own process did not change
+    assert "COURSE_RESULTS_DIR" not in os.environ and "COURSE_PROFILE" not in os.environ
+    assert committed_files(course) == before  # without --write-back nothing committed changes
+
+
+def test_write_back_then_a_full_run_is_compared_with_the_committed_ledger(course, capsys):
+    assert runner.main(["run", "--write-back", "--progress", "cells"]) == 0
+    out = capsys.readouterr().out
+    assert "01_first  score: committed –, new 0.2500, tolerance ±0.01" in out
+    assert "seconds" not in out.split("changes against")[1].split("outputs written")[0]  # timings not compared
     written = json.loads((course / "notebooks" / "02_second.ipynb").read_text())
     assert "papermill" not in written["metadata"]
     assert not any("injected-parameters" in c["metadata"].get("tags", []) for c in written["cells"])
-    assert "recorded score: 0.7500" in "".join(written["cells"][1]["outputs"][-1]["text"])
-    assert json.loads((course / "results" / "smoke.json").read_text())["notebooks"].keys() == {"01_first", "02_second"}
-    assert "old" in (course / "README.md").read_text()  # only the full profile's table goes into the README
+    assert "recorded score: 0.7500" in "".join("".join(o.get("text", "")) for o in written["cells"][1]["outputs"])
+    committed = json.loads((course / "results" / "full.json").read_text())
+    assert committed["notebooks"].keys() == {"01_first", "02_second"}
+    assert "| 02_second |" in (course / "README.md").read_text()
+    assert not list(course.rglob("*.partial"))
 
+    # the same result again: within tolerance, exit 0
+    committed["notebooks"]["02_second"]["metrics"]["score"]["value"] = 0.755
+    (course / "results" / "full.json").write_text(json.dumps(committed))
+    assert runner.main(["run", "02"]) == 0
+    assert "every compared metric is within its tolerance" in capsys.readouterr().out
 
-def test_failing_notebook_stops_with_its_cell(course, capsys):
-    make_notebook(course / "notebooks" / "01_first.ipynb", "PROFILE = None", "x = 1", "1 / 0",
-                  tags={0: ["parameters"]})
-    assert runner.main(["run", "--profile", "smoke"]) == 1
+    # a model that "stopped learning": the committed value is far from the new one
+    committed["notebooks"]["02_second"]["metrics"]["score"]["value"] = 0.5
+    (course / "results" / "full.json").write_text(json.dumps(committed))
+    assert runner.main(["run", "02"]) == 1
     err = capsys.readouterr().err
-    assert "FAILED 01_first.ipynb" in err and "ZeroDivisionError" in err
-    assert not (course / "build" / "smoke" / "02_second.ipynb").exists()  # stopped at the first failure
+    assert "02_second  score: committed 0.5000, new 0.7500, tolerance ±0.01" in err
+    assert json.loads((course / "results" / "full.json").read_text()) == committed  # not written without -w
+
+
+def test_failing_notebook_stops_and_write_back_writes_nothing(course, capsys):
+    make_notebook(course / "notebooks" / "03_third.ipynb", PARAMETERS, "x = 1", "1 / 0", tags={0: ["parameters"]})
+    record_notebook(course / "notebooks" / "04_fourth.ipynb", 0.5)
+    before = committed_files(course)
+    assert runner.main(["run", "--write-back", "02", "03", "04"]) == 1
+    err = capsys.readouterr().err
+    assert "FAILED 03_third.ipynb, cell [4]: ZeroDivisionError" in err
+    assert "nothing written back" in err
+    assert (course / "build" / "full" / "02_second.ipynb").exists()
+    assert not (course / "build" / "full" / "04_fourth.ipynb").exists()  # stopped at the first failure
+    assert committed_files(course) == before  # 02 succeeded, yet nothing was written back
+
+
+def test_ledger_differences_are_reported():
+    difference = ledger.Difference("05_x", "acc", "test accuracy", 0.70, 0.52, 0.03)
+    assert runner.report_differences([difference], "results/full.json", write_back=True) is False
+    assert runner.report_differences([difference], "results/full.json", write_back=False) is True
+    assert runner.report_differences([], "results/full.json", write_back=False) is False
 
 
 def test_runner_outside_the_course_exits_with_a_message(tmp_path, monkeypatch):

@@ -52,6 +52,52 @@ def test_record_writes_ledger_entries_that_other_notebooks_read(isolated):
     assert (isolated / "work" / "smoke" / "results" / "05_scratch.json").exists()
 
 
+def test_record_stores_the_tolerance_with_the_metric(isolated):
+    run = session.start("05_scratch", "smoke")
+    run.record("test_accuracy", 0.7, book=0.7, label="test accuracy", tolerance=0.03)
+    run.record("epoch_seconds", 29.0)
+    metrics = run.results_of("05_scratch")
+    assert metrics["test_accuracy"]["tolerance"] == 0.03
+    assert "tolerance" not in metrics["epoch_seconds"]  # not compared
+    with pytest.raises(ValueError, match="tolerance"):
+        run.record("bad", 0.5, tolerance=-0.1)
+
+
+def metric(value, tolerance=None, label="m"):
+    entry = {"value": value, "book": None, "label": label}
+    return entry if tolerance is None else {**entry, "tolerance": tolerance}
+
+
+def test_compare_reports_metrics_outside_their_tolerance():
+    committed = {"profile": "full", "notebooks": {
+        "05": {"seconds": 600, "metrics": {"acc": metric(0.70, 0.03), "gap": metric(0.3, 0.1), "sec": metric(29.0),
+                                           "old": metric(0.5, 0.01)}},
+        "06": {"seconds": 900, "metrics": {"acc": metric(0.80, 0.03)}}}}
+    new = {"profile": "full", "notebooks": {
+        "05": {"seconds": 500, "metrics": {"acc": metric(0.52, 0.03), "gap": metric(0.35, 0.1),
+                                           "sec": metric(12.0), "fresh": metric(0.9, 0.01)}}}}
+    found = {d.metric: d for d in ledger.compare(committed, new)}
+    assert set(found) == {"acc", "gap", "fresh", "old"}  # timings not compared; 06 did not run
+    assert found["acc"].outside and (found["acc"].committed, found["acc"].new) == (0.70, 0.52)
+    assert not found["gap"].outside  # moved, but within its tolerance
+    assert not found["fresh"].outside and found["fresh"].committed is None  # new metrics are not failures
+    assert found["old"].outside and found["old"].new is None  # a compared metric that disappeared is
+    assert found["acc"].describe() == "05  m: committed 0.7000, new 0.5200, tolerance ±0.03"
+    # the tolerance the notebook records now wins over the committed one; exactly at the edge is the same result
+    assert not ledger.compare(committed, {"notebooks": {"06": {"metrics": {"acc": metric(0.70, 0.1)}}}})[0].outside
+    assert not ledger.compare(committed, {"notebooks": {"06": {"metrics": {"acc": metric(0.83, 0.03)}}}})[0].outside
+    assert ledger.compare(committed, {"notebooks": {"06": {"metrics": {"acc": metric(0.8, 0.03)}}}}) == []
+
+
+def test_write_atomically_replaces_the_file_and_keeps_its_mode(tmp_path):
+    target = tmp_path / "results" / "full.json"
+    ledger.write_atomically(target, "one\n")
+    target.chmod(0o640)
+    ledger.write_atomically(target, "two\n")
+    assert target.read_text() == "two\n" and target.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in target.parent.iterdir()] == ["full.json"]
+
+
 def test_ledger_tables():
     book = {"profile": "full", "notebooks": {
         "02_mnist": {"seconds": 125.0, "metrics": {

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -132,7 +133,8 @@ def test_broken_files_are_skipped_listed_and_replaced(source, tmp_path):
 
 
 def test_too_few_decodable_images(source, tmp_path):
-    with pytest.raises(SplitError, match=r"only 10 of the 12 cat images .* decode; the request needs 11"):
+    with pytest.raises(SplitError, match=r"only 10 of the 12 cat images .* are usable \(they decode and differ from one another\); the request "
+                       r"needs 11"):
         make_split(source, tmp_path / "split", train=5, validation=3, test=3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["source"]
 
@@ -363,3 +365,226 @@ def test_command_runs_as_a_module(tmp_path):
     )
     assert done.returncode == 1
     assert "error: source folder" in done.stderr and "does not exist" in done.stderr
+
+
+# --- identical images, leftovers of killed runs, the course's split ---------------------------------------------
+
+
+def dead_pid() -> int:
+    """The id of a process that has finished (ids are reused only after the system wraps around)."""
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    return int(done.stdout)
+
+
+def test_identical_images_never_land_in_two_splits(tmp_path):
+    # 8 distinct photos per class, plus copies under other names: of cats, of dogs, and a dog filed as a cat.
+    folder = tmp_path / "source"
+    folder.mkdir()
+    for k, name in enumerate(("cat", "dog")):
+        for i in range(1, 9):
+            (folder / f"{name}.{i}.jpg").write_bytes(image_bytes(100 * k + i))
+    copies = {"cat.9.jpg": "cat.1.jpg", "cat.10.jpg": "cat.1.jpg", "cat.11.jpg": "cat.2.jpg",
+              "dog.9.jpg": "dog.3.jpg", "cat.12.jpg": "dog.4.jpg"}
+    for copy, original in copies.items():
+        (folder / copy).write_bytes((folder / original).read_bytes())
+    destination = tmp_path / "split"
+    # 7 per class: 9 distinct cat photos among 12 files, and at least 7 distinct dogs whichever side gets dog.4.
+    result = make_split(folder, destination, train=3, validation=2, test=2, seed=5)
+    rows = read_manifest(destination)
+    assert len(rows) == 14
+    digests = [row["sha256"] for row in rows]
+    assert len(set(digests)) == len(digests)  # in particular never in two splits
+    groups = {}
+    for path in folder.iterdir():
+        groups.setdefault(hashlib.sha256(path.read_bytes()).hexdigest(), set()).add(path.name)
+    dealt = {row["source"] for row in rows}
+    assert all(len(names & dealt) <= 1 for names in groups.values())  # at most one of identical files
+    # This seed draws copies of each kind, including the dog filed as a cat: the checks are not vacuous.
+    assert len(result.duplicates) == 4 and ("dog.4.jpg", "cat.12.jpg") in result.duplicates
+    for path, same in result.duplicates:
+        assert (folder / path).read_bytes() == (folder / same).read_bytes() and same in dealt
+    recorded = json.loads((destination / "split.json").read_text())
+    assert [tuple(pair) for pair in recorded["duplicates"]] == list(result.duplicates)
+    again = make_split(folder, destination, train=3, validation=2, test=2, seed=5)
+    assert again.reused and again.duplicates == result.duplicates
+    out = split_module.format_result(result)
+    assert f"duplicates (not copied): {len(result.duplicates)}" in out and "same bytes as" in out
+
+
+def test_copies_do_not_count_as_images(tmp_path):
+    folder = tmp_path / "source"
+    folder.mkdir()
+    for k, name in enumerate(("cat", "dog")):
+        for i in range(1, 5):
+            (folder / f"{name}.{i}.jpg").write_bytes(image_bytes(10 * k + (i if name == "dog" else 1)))
+    with pytest.raises(SplitError, match=r"only 1 of the 4 cat images .* are usable"):
+        make_split(folder, tmp_path / "split", 1, 1, 1)
+
+
+def test_leftovers_of_a_killed_run_are_removed_and_live_ones_kept(source, tmp_path):
+    gone = dead_pid()
+    partial = tmp_path / f".split.partial-{gone}-abcd1234"
+    (partial / "train" / "cat").mkdir(parents=True)
+    (partial / "train" / "cat" / "cat.1.jpg").write_bytes(image_bytes(1))
+    stale = tmp_path / f".split.stale-{gone}-efgh5678"
+    (stale / "split").mkdir(parents=True)
+    running = tmp_path / f".split.partial-{os.getpid()}-ijkl9012"  # a run still at work (this process)
+    running.mkdir()
+    mine = tmp_path / ".split.notes"  # a hidden folder of the user's with a similar name
+    mine.mkdir()
+    (mine / "keep.txt").write_text("precious")
+    other = tmp_path / f".other.partial-{gone}-mnop3456"  # a leftover of another destination: not this run's
+    other.mkdir()
+
+    result = make_split(source, tmp_path / "split", 2, 1, 1)
+    assert sorted(result.notes) == sorted(f"removed {p.name}, left by an interrupted run" for p in (partial, stale))
+    assert not partial.exists() and not stale.exists()
+    assert running.is_dir() and other.is_dir() and (mine / "keep.txt").read_text() == "precious"
+    assert "left by an interrupted run" in split_module.format_result(result)
+
+
+KILLED_RUN = """
+import sys, time
+from course_utils import split
+real = split._check_file
+def slow(path):
+    time.sleep(0.2)
+    return real(path)
+split._check_file = slow
+split.make_split(sys.argv[1], sys.argv[2], 4, 2, 3)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="kills a process with SIGKILL")
+def test_a_run_killed_mid_way_is_cleaned_up_by_the_next(source, tmp_path):
+    import signal
+    import time
+
+    destination = tmp_path / "split"
+    process = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(source), str(destination)], cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".split.partial-*/train/*/*.jpg")):
+            assert process.poll() is None and time.monotonic() < deadline, "the run ended before it was killed"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    assert not destination.exists() and len(list(tmp_path.glob(".split.partial-*"))) == 1
+    result = make_split(source, destination, 4, 2, 3)
+    assert len(result.notes) == 1 and ".split.partial-" in result.notes[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["source", "split"]
+    assert result.counts["test"] == {"cat": 3, "dog": 3}
+
+
+def test_replacing_our_split_leaves_no_hidden_folder(source, tmp_path):
+    destination = tmp_path / "split"
+    make_split(source, destination, 4, 2, 3, seed=5)
+    make_split(source, destination, 2, 2, 2, seed=6, force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["source", "split"]
+
+
+def test_user_data_is_never_put_where_leftovers_are_deleted(source, tmp_path, monkeypatch):
+    # Killed right after the old destination was moved aside: a foreign folder must sit in a visible backup.
+    destination = tmp_path / "split"
+    destination.mkdir()
+    (destination / "my-notes.txt").write_text("precious")
+
+    real_rename = os.rename
+    renames = []
+
+    def rename_then_kill(src, dst):
+        real_rename(src, dst)
+        renames.append(Path(dst))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(split_module.os, "rename", rename_then_kill)
+    with pytest.raises(KeyboardInterrupt):
+        make_split(source, destination, 2, 1, 1, force=True)
+    monkeypatch.setattr(split_module.os, "rename", real_rename)
+    assert renames[0].name.startswith("split.backup-") and (renames[0] / "my-notes.txt").read_text() == "precious"
+
+
+def test_a_split_of_an_older_version_is_rebuilt(source, tmp_path):
+    destination = tmp_path / "split"
+    make_split(source, destination, 4, 2, 3, seed=5)
+    recorded = json.loads((destination / "split.json").read_text())
+    recorded["request"]["rule"] = split_module._RULE_VERSION - 1
+    (destination / "split.json").write_text(json.dumps(recorded))
+    result = make_split(source, destination, 4, 2, 3, seed=5)
+    assert not result.reused and result.backup is None
+    assert result.notes == ("split held this split made by an older version of this tool: rebuilt",)
+    assert json.loads((destination / "split.json").read_text())["request"]["rule"] == split_module._RULE_VERSION
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["source", "split"]
+    # Another request of an older version is still refused: only the same request is rebuilt unasked.
+    recorded["request"]["seed"] = 6
+    (destination / "split.json").write_text(json.dumps(recorded))
+    with pytest.raises(SplitError, match="holds a different split"):
+        make_split(source, destination, 4, 2, 3, seed=5)
+
+
+@pytest.fixture
+def small_course(monkeypatch):
+    request = {"train": 4, "validation": 2, "test": 3, "seed": 9}
+    monkeypatch.setattr(split_module, "COURSE_REQUEST", request)
+    return request
+
+
+def test_check_course_split_accepts_only_the_course_request(source, tmp_path, small_course):
+    counts = {key: small_course[key] for key in SPLITS}
+    with pytest.raises(FileNotFoundError, match="run notebook 04"):
+        split_module.check_course_split(tmp_path / "split")
+    course = make_split(source, tmp_path / "split", **counts, seed=9).destination
+    split_module.check_course_split(course)
+    other_seed = make_split(source, tmp_path / "seed", **counts, seed=8).destination
+    with pytest.raises(SplitError, match=r"another split \(train 4, validation 2, test 3, seed 8\)"):
+        split_module.check_course_split(other_seed)
+    other_counts = make_split(source, tmp_path / "first", 4, 2, 2, seed=9).destination
+    with pytest.raises(SplitError, match=r"another split \(train 4, validation 2, test 2, seed 9\)"):
+        split_module.check_course_split(other_counts)
+    next((course / "validation" / "dog").iterdir()).unlink()
+    with pytest.raises(SplitError, match="incomplete"):
+        split_module.check_course_split(course)
+
+
+def test_check_course_split_refuses_an_older_version(source, tmp_path, small_course):
+    course = make_split(source, tmp_path / "split", 4, 2, 3, seed=9).destination
+    recorded = json.loads((course / "split.json").read_text())
+    recorded["request"]["rule"] = 1
+    (course / "split.json").write_text(json.dumps(recorded))
+    with pytest.raises(SplitError, match="older version of the split tool: run notebook 04 again"):
+        split_module.check_course_split(course)
+
+
+def test_other_requests_get_a_folder_of_their_own(tmp_path):
+    course = tmp_path / "dogs-vs-cats-small"
+    assert split_module.folder_for(course, 1000, 500, 1000, 1337) == course
+    assert split_module.is_course_request(1000, 500, 1000, 1337)
+    assert split_module.folder_for(course, 1000, 500, 500, 1337) == tmp_path / "dogs-vs-cats-small-1000-500-500-seed1337"
+    assert split_module.folder_for(course, 1000, 500, 1000, 7) == tmp_path / "dogs-vs-cats-small-1000-500-1000-seed7"
+    assert not split_module.is_course_request(1000, 500, 1000, 7)
+
+
+def test_report_shows_paths_relative_to_the_current_folder(source, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = make_split(source, "split", 2, 1, 1)
+    out = split_module.format_result(result)
+    assert out.splitlines()[0] == "split now holds the split:"
+    assert "manifest: split/manifest.csv" in out and str(tmp_path) not in out
+    assert split_module.format_result(make_split(source, "split", 2, 1, 1)).startswith(
+        "split already holds this split: nothing to do.")
+
+
+def test_the_later_notebooks_folder_refuses_another_split(source, tmp_path, monkeypatch, small_course):
+    from course_utils import dogs_vs_cats
+
+    monkeypatch.setenv("COURSE_WORK_DIR", str(tmp_path / "work"))
+    folder = dogs_vs_cats.split_dir()
+    with pytest.raises(FileNotFoundError, match="run notebook 04"):
+        dogs_vs_cats.split_dir(must_exist=True)
+    make_split(source, folder, 4, 2, 2, seed=9)  # e.g. the first edition's test size, made by hand into that folder
+    with pytest.raises(SplitError, match="another split"):
+        dogs_vs_cats.split_dir(must_exist=True)
+    make_split(source, folder, 4, 2, 3, seed=9, force=True)
+    assert dogs_vs_cats.split_dir(must_exist=True) == folder

@@ -56,24 +56,27 @@ def test_activation_model_without_such_layers_says_so():
         vis.activation_model(keras.Model(inputs, keras.layers.Dense(2)(inputs)))
 
 
-def test_channel_grid_layout_dead_channels_and_range():
+def test_channel_grid_layout_blank_channels_grey_and_range():
     activation = np.random.default_rng(1).normal(size=(5, 6, 20)).astype("float32")
     activation[:, :, 3] = 0.0  # a dead ReLU channel
     activation[:, :, 7] = 2.5  # constant but not zero: just as patternless
-    grid = vis.channel_grid(activation, per_row=16, margin=0)
-    assert grid.dtype == np.uint8 and grid.shape == (2 * 5, 16 * 6)
+    assert np.flatnonzero(vis.blank_channels(activation)).tolist() == [3, 7]
+    grid = vis.channel_grid_rgb(activation, per_row=16, margin=0, blank_colour=0.75)
+    assert grid.shape == (2 * 5, 16 * 6, 3) and grid.min() >= 0 and grid.max() <= 1
 
     def tile(i):
         r, c = divmod(i, 16)
         return grid[r * 5 : (r + 1) * 5, c * 6 : (c + 1) * 6]
 
-    assert not tile(3).any() and not tile(7).any()
-    assert all(not tile(i).any() for i in range(20, 32))  # last row padded with blanks
-    live = tile(0).astype(int)
-    assert live.min() < 128 < live.max()  # standardised around grey 128
-    # Batch of one from predict, and margins between tiles.
-    with_margin = vis.channel_grid(activation[None], per_row=16, margin=1)
-    assert with_margin.shape == (2 * 5 + 1, 16 * 6 + 15)
+    assert np.all(tile(3) == 0.75) and np.all(tile(7) == 0.75)  # blank: uniform grey
+    assert all(np.all(tile(i) == 1.0) for i in range(20, 32))  # last row padded white
+    live = tile(0)
+    assert live.std() > 0.05 and not np.all(live == 0.75)  # a live channel shows a pattern in colour
+    # Batch of one from predict, and white margins between tiles.
+    with_margin = vis.channel_grid_rgb(activation[None], per_row=16, margin=1)
+    assert with_margin.shape == (2 * 5 + 1, 16 * 6 + 15, 3) and np.all(with_margin[5] == 1.0)
+    with pytest.raises(ValueError, match="one image"):
+        vis.channel_grid_rgb(np.stack([activation, activation]))
 
 
 def test_plot_activation_grids_one_titled_figure_per_layer():
@@ -82,7 +85,8 @@ def test_plot_activation_grids_one_titled_figure_per_layer():
     names = vis.activation_layer_names(model)
     figures = vis.plot_activation_grids(names, vis.activation_model(model)(image), per_row=4, scale=0.5)
     try:
-        assert [f.axes[0].get_title() for f in figures] == names
+        assert [f.axes[0].get_title().split(":")[0] for f in figures] == names
+        assert figures[0].axes[0].get_title().endswith("blank (grey)")
     finally:
         for figure in figures:
             plt.close(figure)
@@ -148,9 +152,7 @@ def test_batched_patterns_climb_and_match_single(feature_extractor):
     np.testing.assert_allclose(chunked, losses, rtol=1e-3, atol=1e-5)
 
 
-def test_filter_pattern_grid_and_argument_checks(feature_extractor):
-    grid = vis.filter_pattern_grid(feature_extractor, [0, 1, 2], per_row=2, margin=3, steps=2)
-    assert grid.dtype == np.uint8 and grid.shape == (2 * 24 + 3, 2 * 24 + 3, 3)
+def test_filter_pattern_argument_checks(feature_extractor):
     with pytest.raises(ValueError, match="takes 32x32"):
         vis.filter_pattern(feature_extractor, 0, size=40, steps=1)
     with pytest.raises(ValueError, match="filter indices"):
@@ -255,3 +257,20 @@ def test_overlay_heatmap_shape_dtype_and_colours():
     assert hot[0] > hot[2] and cold[2] > cold[0]  # jet: red where the heat is, blue where there is none
     np.testing.assert_array_equal(vis.overlay_heatmap(photo, heatmap, alpha=0.0), photo)
     assert vis.overlay_heatmap(photo[:, :, 0], heatmap).shape == (40, 30, 3)  # greyscale photo
+
+
+def test_with_linear_output_gives_the_scores_before_the_softmax_and_leaves_the_model_alone():
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.RandomFlip("horizontal")(inputs)  # a layer with no weights and a training mode
+    x = colour_detector(keras.layers.Rescaling(1 / 255)(x))
+    model = keras.Model(inputs, head(x, 2, 4 * np.eye(2), "softmax"))
+    image = two_region_image()[None]
+    scores = vis.with_linear_output(model)
+    logits = np.asarray(scores(image))
+    np.testing.assert_allclose(np.asarray(keras.ops.softmax(logits)), np.asarray(model(image)), rtol=1e-5)
+    assert not np.allclose(logits.sum(), 1.0)
+    assert model.layers[-1].activation is keras.activations.softmax  # the original still gives probabilities
+    # On a binary sigmoid model, the logit.
+    sigmoid = keras.Model(inputs, head(x, 1, [[2.0], [-2.0]], "sigmoid"))
+    logit = float(vis.with_linear_output(sigmoid)(image)[0, 0])
+    assert float(sigmoid(image)[0, 0]) == pytest.approx(1 / (1 + np.exp(-logit)), rel=1e-5)

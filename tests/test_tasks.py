@@ -1,0 +1,85 @@
+"""tasks.py's environment handling: the interpreter check, the stamp, the lock and a failed venv creation."""
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tasks
+
+LOCK_LINE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[^=\s]+$")
+
+
+def lock_pins() -> dict[str, str]:
+    lines = tasks.LOCK.read_text(encoding="utf-8").splitlines()
+    pins = [line for line in lines if line and not line.startswith("#")]
+    assert all(LOCK_LINE.match(line) for line in pins), [line for line in pins if not LOCK_LINE.match(line)]
+    return {name.lower().replace("_", "-"): version for name, version in (line.split("==") for line in pins)}
+
+
+def test_lock_pins_exact_versions_and_tensorflow_under_both_names():
+    pins = lock_pins()
+    assert pins["tensorflow"] == pins["tensorflow-cpu"] and pins["tensorflow"].startswith("2.21.")
+    assert "setuptools" not in pins and "convnets-course" not in pins
+    for name in ("keras", "numpy", "matplotlib", "rich", "pytest", "nbval", "papermill", "pip"):
+        assert name in pins, name
+
+
+@pytest.mark.skipif(os.environ.get("COURSE_TF") == "none", reason="COURSE_TF=none keeps a TensorFlow of one's own")
+def test_this_environment_has_the_locked_versions_of_what_shapes_checked_outputs():
+    """The committed outputs were made with the lock's versions; nbval compares them with this environment's."""
+    pins = lock_pins()
+    for name in ("keras", "numpy", "matplotlib", "rich", "pillow", "nbval", "ipykernel"):
+        assert importlib.metadata.version(name) == pins[name], name
+
+
+def test_the_stamp_changes_with_the_lock_and_names_the_python(tmp_path, monkeypatch):
+    monkeypatch.setattr(tasks, "LOCK", tmp_path / "constraints.txt")
+    tasks.LOCK.write_text("numpy==2.4.6\n")
+    before = tasks.wanted_stamp("tf")
+    assert before["python"] == ".".join(map(str, sys.version_info[:3]))
+    tasks.LOCK.write_text("numpy==2.4.7\n")
+    assert tasks.wanted_stamp("tf")["lock"] != before["lock"]
+    assert tasks.wanted_stamp("gpu") != tasks.wanted_stamp("tf")
+
+
+def test_an_unsupported_python_is_refused_with_the_reason(monkeypatch):
+    monkeypatch.setattr(tasks, "SUPPORTED_PYTHONS", ((3, 98), (3, 99)))
+    with pytest.raises(SystemExit) as caught:
+        tasks.check_python()
+    message = str(caught.value.code)
+    assert "needs Python 3.98 or 3.99" in message and "TensorFlow 2.21 supports 3.10-3.13" in message
+
+
+def test_a_failed_venv_creation_leaves_nothing_behind(tmp_path, monkeypatch):
+    monkeypatch.setattr(tasks, "ROOT", tmp_path)
+    monkeypatch.setattr(tasks, "VENV", tmp_path / ".venv")
+
+    def no_ensurepip(folder, **kwargs):
+        (Path(folder) / "bin").mkdir()
+        raise subprocess.CalledProcessError(1, ["python", "-m", "ensurepip"])
+
+    monkeypatch.setattr(tasks.venv, "create", no_ensurepip)
+    with pytest.raises(SystemExit) as caught:
+        tasks.create_venv()
+    assert "Could not create a virtual environment" in str(caught.value.code)
+    if Path("/etc/debian_version").exists():
+        assert "python3-venv" in str(caught.value.code)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_freeze_becomes_the_lock(tmp_path, monkeypatch):
+    monkeypatch.setattr(tasks, "LOCK", tmp_path / "constraints.txt")
+    frozen = "numpy==2.4.6\nsetuptools==65.5.0\ntensorflow_cpu==2.21.0\npip==26.3\n"
+    monkeypatch.setattr(tasks.subprocess, "run",
+                        lambda *args, **kwargs: subprocess.CompletedProcess(args, 0, stdout=frozen, stderr=""))
+    assert tasks.freeze_lock() == 4
+    text = tasks.LOCK.read_text()
+    assert text.startswith("# The lock")
+    assert [line for line in text.splitlines() if not line.startswith("#")] == [
+        "numpy==2.4.6", "pip==26.3", "tensorflow==2.21.0", "tensorflow_cpu==2.21.0"]
