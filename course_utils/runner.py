@@ -153,8 +153,11 @@ def kernel_environment(profile: str, results: Path) -> dict[str, str]:
     return env
 
 
-def cell_reporter(path: Path, threshold: float = SLOW_CELL_SECONDS, out=None):
-    """A callback that prints one line for each code cell that ran ``threshold`` seconds or more."""
+def cell_reporter(path: Path, threshold: float | None = None, out=None):
+    """A callback that prints one line for each code cell that ran ``threshold`` seconds or more
+    (default: ``SLOW_CELL_SECONDS``, read when the callback is made)."""
+    threshold = SLOW_CELL_SECONDS if threshold is None else threshold
+
     def report(cell: dict, number: int, total: int, seconds: float) -> None:
         if seconds < threshold:
             return
