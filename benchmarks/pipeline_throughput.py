@@ -4,31 +4,19 @@
 
 (a) the book's plain pipeline: ``image_dataset_from_directory`` batches, every JPEG decoded in every epoch;
 (b) the course's pipeline (``course_utils.pipeline``): decoded once, cached, reshuffled, autotune off;
-(c) the ceiling: the same images as in-memory NumPy tensors.
+(c) the ceiling: the same images as in-memory NumPy tensors (autotune off too, as in the notebooks).
 Throughput is images per second over epochs 2..N (epoch 1 also builds the graph, and fills (b)'s cache).
 Needs the split of notebook 04 (``course_utils.dogs_vs_cats.split_dir()``).
 """
 from __future__ import annotations
 
 import argparse
-import time
 
-from course_utils import dogs_vs_cats, models, pipeline  # first: quiets TensorFlow's start-up notices
+from course_utils import dogs_vs_cats, measure, models, pipeline  # first: quiets TensorFlow's start-up notices
 
 import keras
 import numpy as np
 import tensorflow as tf
-
-
-class EpochTimer(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.times = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self.started)
 
 
 def throughput(dataset_or_arrays, images: int, size: int, epochs: int) -> tuple[float, float]:
@@ -36,13 +24,13 @@ def throughput(dataset_or_arrays, images: int, size: int, epochs: int) -> tuple[
     keras.utils.set_random_seed(0)
     model = models.cats_dogs_convnet(size)
     model.compile(optimizer="rmsprop", loss="binary_crossentropy")
-    timer = EpochTimer()
+    timer = measure.EpochTimer()
     if isinstance(dataset_or_arrays, tuple):
         x, y = dataset_or_arrays
         model.fit(x, y, batch_size=32, epochs=epochs, callbacks=[timer], verbose=0)
     else:
         model.fit(dataset_or_arrays, epochs=epochs, callbacks=[timer], verbose=0)
-    return images * (epochs - 1) / sum(timer.times[1:]), timer.times[0]
+    return images * (epochs - 1) / sum(timer.seconds[1:]), timer.seconds[0]
 
 
 def main() -> None:
@@ -54,6 +42,7 @@ def main() -> None:
     if args.epochs < 2:
         parser.error("--epochs must be at least 2 (the first epoch is warm-up)")
     train_dir = dogs_vs_cats.split_dir(must_exist=True) / "train"
+    pipeline.quiet_array_inputs()  # (c) as session.start sets it up for the notebooks
 
     plain = keras.utils.image_dataset_from_directory(train_dir, image_size=(args.size, args.size), batch_size=32,
                                                      seed=1, verbose=False).take(args.images // 32)

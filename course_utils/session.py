@@ -146,8 +146,8 @@ class Session:
 
 def start(notebook: str, profile: str | None = None, seed: int = 42, overrides: dict | None = None,
           precision: str | None = "float32", **settings_by_profile: dict) -> Session:
-    """Start a notebook: resolve the profile, seed Python, NumPy and TensorFlow once, set the precision, and print
-    the settings.
+    """Start a notebook: resolve the profile, seed Python, NumPy and TensorFlow once, set the precision, switch off
+    tf.data's autotuner for ``fit`` on NumPy arrays (:func:`pipeline.quiet_array_inputs`), and print the settings.
 
     ``settings_by_profile`` maps each profile name to its settings, e.g. ``full=dict(epochs=5), smoke=dict(epochs=1)``.
     ``overrides`` holds the notebook's parameters (papermill ``-p``); those that are not None win.
@@ -158,6 +158,8 @@ def start(notebook: str, profile: str | None = None, seed: int = 42, overrides: 
     (unless the notebook asked for plain float32)."""
     import keras
 
+    from . import pipeline  # TensorFlow: imported when a notebook starts, not with this module
+
     chosen = resolve_profile(profile)
     if settings_by_profile and chosen not in settings_by_profile:
         raise ValueError(f"notebook {notebook} has no settings for profile {chosen!r}")
@@ -166,6 +168,7 @@ def start(notebook: str, profile: str | None = None, seed: int = 42, overrides: 
     keras.utils.set_random_seed(seed)
     chosen_precision, reason = choose_precision(precision)
     keras.mixed_precision.set_global_policy(KERAS_POLICIES[chosen_precision])
+    pipeline.quiet_array_inputs()
     # Keras 3 warns on every fit() of a tf.data.Dataset that its default shuffle=True is ignored; the course's
     # datasets shuffle themselves, and the warning would teach learners to ignore warnings.
     warnings.filterwarnings("ignore", message="`shuffle=True` was passed")

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from course_utils import pipeline
@@ -81,3 +82,25 @@ def test_a_complete_first_pass_makes_partial_reads_safe(folder):
     assert len(pipeline.to_arrays(dataset)[1]) == 10
     next(iter(dataset))
     assert len(pipeline.to_arrays(dataset)[1]) == 10
+
+
+def test_quiet_array_inputs_turns_autotune_off_and_keeps_the_batches():
+    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+
+    x, y = np.arange(40, dtype="float32").reshape(20, 2), np.arange(20)
+    original = getattr(ArrayDataAdapter.get_tf_dataset, "__wrapped__", ArrayDataAdapter.get_tf_dataset)
+
+    def batches(make_dataset):
+        tf.random.set_seed(5)
+        dataset = make_dataset(ArrayDataAdapter(x, y, batch_size=6, shuffle=True))
+        return dataset, [images.numpy().tolist() for images, _ in dataset]
+
+    assert pipeline.quiet_array_inputs()
+    wrapped = ArrayDataAdapter.get_tf_dataset
+    assert pipeline.quiet_array_inputs() and ArrayDataAdapter.get_tf_dataset is wrapped  # no wrapper of a wrapper
+    assert wrapped.__wrapped__ is original
+    plain, plain_batches = batches(original)
+    quiet, quiet_batches = batches(ArrayDataAdapter.get_tf_dataset)
+    assert plain.options().autotune.enabled is not False
+    assert quiet.options().autotune.enabled is False
+    assert quiet_batches == plain_batches

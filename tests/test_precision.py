@@ -99,12 +99,12 @@ def test_the_lessons_models_compute_in_bfloat16_but_answer_in_float32(prefix):
     assert probabilities.dtype == "float32" and probabilities.shape == (2, 1)
 
 
-def load_benchmark():
+def load_benchmark(name: str = "precision_and_size"):
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "precision_and_size.py"
-    spec = importlib.util.spec_from_file_location("precision_and_size", path)
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -122,4 +122,22 @@ def test_benchmark_counts_the_books_multiply_adds():
 def test_benchmark_times_a_step_and_restores_float32():
     seconds, model = load_benchmark().seconds_per_step("mixed_bfloat16", 80, batch=2, steps=1)
     assert seconds > 0 and model.layers[2].compute_dtype == "bfloat16"
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_precision_accuracy_benchmark_tests_the_best_epoch_and_restores_float32(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 8), ("validation", 4), ("test", 6)):
+        for label, level in (("cat", 40), ("dog", 210)):
+            (tmp_path / split / label).mkdir(parents=True)
+            for i in range(count // 2):
+                pixels = np.clip(rng.normal(level, 10, (90, 90, 3)), 0, 255).astype("uint8")
+                Image.fromarray(pixels).save(tmp_path / split / label / f"{label}.{i}.jpg")
+    row = load_benchmark("precision_accuracy").train_and_test("mixed_bfloat16", seed=1, size=80, epochs=2,
+                                                               split_dir=tmp_path, folder=tmp_path)
+    assert row["policy"] == "mixed_bfloat16" and row["best epoch"] in (1, 2)
+    assert 0 <= row["test accuracy"] <= 1 and row["± 95%"] > 0 and row["s / epoch"] > 0
+    assert (tmp_path / "mixed_bfloat16-1.weights.h5").is_file()  # the checkpoint it tested
     assert keras.mixed_precision.global_policy().name == "float32"
