@@ -135,8 +135,11 @@ def test_precision_accuracy_benchmark_tests_the_best_epoch_and_restores_float32(
             for i in range(count // 2):
                 pixels = np.clip(rng.normal(level, 10, (90, 90, 3)), 0, 255).astype("uint8")
                 Image.fromarray(pixels).save(tmp_path / split / label / f"{label}.{i}.jpg")
-    row = load_benchmark("precision_accuracy").train_and_test("mixed_bfloat16", seed=1, size=80, epochs=2,
-                                                               split_dir=tmp_path, folder=tmp_path)
+    from course_utils import pipeline
+
+    datasets = pipeline.split_datasets(tmp_path, 80, batch_size=32, seed=1)
+    row = load_benchmark("precision_accuracy").train_and_test("mixed_bfloat16", seed=1, datasets=datasets, epochs=2,
+                                                               folder=tmp_path)
     assert row["policy"] == "mixed_bfloat16" and row["best epoch"] in (1, 2)
     assert 0 <= row["test accuracy"] <= 1 and row["± 95%"] > 0 and row["s / epoch"] > 0
     assert (tmp_path / "mixed_bfloat16-1.weights.h5").is_file()  # the checkpoint it tested
