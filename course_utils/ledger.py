@@ -26,16 +26,19 @@ def results_dir(profile: str) -> Path:
 
 
 def write_metric(folder: Path, notebook: str, name: str, value: float, book: float | None, label: str,
-                 tolerance: float | None = None) -> None:
+                 tolerance: float | None = None, context: dict | None = None) -> None:
     """Add or replace one metric in ``folder/<notebook>.json``.
 
     ``tolerance``: the largest change from the committed value that still counts as the same result (None: the
-    metric is not compared, e.g. a timing).
+    metric is not compared, e.g. a timing). ``context``: what made the run (seed, precision, machine), kept once per
+    notebook so that results of several seeds or machines can be told apart.
     """
     if tolerance is not None and not tolerance >= 0:
         raise ValueError(f"tolerance of {name!r} must be a number >= 0, not {tolerance!r}")
     path = folder / f"{notebook}.json"
     entry = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"notebook": notebook, "metrics": {}}
+    if context is not None:
+        entry["run"] = context
     entry["metrics"][name] = {"value": value, "book": book, "label": label}
     if tolerance is not None:
         entry["metrics"][name]["tolerance"] = float(tolerance)
@@ -44,8 +47,13 @@ def write_metric(folder: Path, notebook: str, name: str, value: float, book: flo
 
 def read_metrics(folder: Path, notebook: str) -> dict:
     """The metrics one notebook recorded in ``folder`` ({} when it recorded none)."""
+    return read_entry(folder, notebook).get("metrics", {})
+
+
+def read_entry(folder: Path, notebook: str) -> dict:
+    """What one notebook recorded in ``folder``: {"metrics": ..., "run": {seed, precision, machine}} ({} if none)."""
     path = folder / f"{notebook}.json"
-    return json.loads(path.read_text(encoding="utf-8"))["metrics"] if path.exists() else {}
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 def load(path: Path) -> dict:
@@ -167,3 +175,80 @@ def as_text(ledger: dict) -> str:
     table = [HEADER, *rows(ledger)]
     widths = [max(len(row[i]) for row in table) for i in range(len(HEADER))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table)
+
+
+# --- the seed spread ----------------------------------------------------------------------------------------------
+# One training run is one draw: the seed (initial weights, shuffling, augmentation, dropout) and the machine (the
+# order of floating-point sums) move every accuracy. results/seeds.json keeps the headline metrics of runs made with
+# several seeds (``course run --seeds``, and every full run), so that a notebook can print where its run falls.
+
+def add_seed_run(path: Path, notebook: str, entry: dict, seconds: float | None = None) -> None:
+    """Put one notebook run (``entry`` as :func:`read_entry` returns it) into the seeds file at ``path``.
+
+    A run of the same notebook, seed, machine and precision replaces the older one.
+    """
+    context = entry.get("run") or {}
+    if "seed" not in context:
+        return
+    runs = load_seed_runs(path)
+    key = (notebook, context.get("seed"), context.get("machine"), context.get("precision"))
+    runs = [r for r in runs if (r["notebook"], r["seed"], r.get("machine"), r.get("precision")) != key]
+    runs.append({"notebook": notebook, **context, "seconds": seconds,
+                 "metrics": {name: m["value"] for name, m in entry.get("metrics", {}).items()}})
+    runs.sort(key=lambda r: (r["notebook"], str(r.get("machine")), str(r.get("precision")), r["seed"]))
+    write_atomically(Path(path), json.dumps({"runs": runs}, indent=1) + "\n")
+
+
+def load_seed_runs(path: Path) -> list[dict]:
+    """The runs of a seeds file ([] when there is none)."""
+    path = Path(path)
+    return json.loads(path.read_text(encoding="utf-8"))["runs"] if path.is_file() else []
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One metric over several seeds on one machine and precision."""
+
+    values: tuple[float, ...]
+    machine: str
+    precision: str
+
+    @property
+    def mean(self) -> float:
+        return sum(self.values) / len(self.values)
+
+    @property
+    def sd(self) -> float:
+        """The sample standard deviation (n - 1); 0 for a single run."""
+        n = len(self.values)
+        return (sum((v - self.mean) ** 2 for v in self.values) / (n - 1)) ** 0.5 if n > 1 else 0.0
+
+    def describe(self, digits: int = 3) -> str:
+        return (f"{self.mean:.{digits}f} ± {self.sd:.{digits}f} (min {min(self.values):.{digits}f}, "
+                f"max {max(self.values):.{digits}f})")
+
+
+def spread(runs: list[dict], notebook: str, metric: str, machine: str | None = None,
+           precision: str | None = None) -> Spread | None:
+    """The spread of ``metric`` over the seeds of one machine and precision: the given ones when the file holds
+    runs of them, else the machine and precision with the most runs (None when no run recorded the metric)."""
+    groups: dict[tuple, dict] = {}
+    for r in runs:
+        if r["notebook"] == notebook and metric in r["metrics"]:
+            groups.setdefault((r.get("machine"), r.get("precision")), {})[r["seed"]] = r["metrics"][metric]
+    if not groups:
+        return None
+    key = (machine, precision) if (machine, precision) in groups else max(groups, key=lambda k: len(groups[k]))
+    return Spread(tuple(groups[key][s] for s in sorted(groups[key])), key[0] or "?", key[1] or "?")
+
+
+def tolerance(value: float, count: int, seed_sd: float = 0.0) -> float:
+    """How far a new run's accuracy may fall from the committed one and still be the same result.
+
+    Two runs that scatter independently with standard deviation s differ with standard deviation s·√2; three of
+    those (99.7% of such differences) is the tolerance. s is the larger of the measured seed-to-seed spread and
+    the binomial standard error of an accuracy measured on ``count`` examples, √(p(1-p)/n): the floor for a
+    spread measured with a few seeds that happen to agree.
+    """
+    binomial = (value * (1 - value) / count) ** 0.5
+    return round(3 * 2 ** 0.5 * max(seed_sd, binomial), 4)

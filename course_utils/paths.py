@@ -48,12 +48,17 @@ def data_dir() -> Path:
 
 
 def committed_data_dir() -> Path | None:
-    """The repository's ``data/`` folder, which holds the small files committed with the course, or None.
+    """The repository's ``data/`` folder, which holds the small files committed with the course, or None."""
+    return committed_file(DATA_FOLDER)
+
+
+def committed_file(relative: str) -> Path | None:
+    """``relative`` (e.g. ``"results/seeds.json"``) in the course repository, or None outside one.
 
     The repository around the current folder, else the one this package was installed from (an editable install).
     """
     root = repo_root() or repo_root(Path(__file__).resolve().parent)
-    return root / DATA_FOLDER if root else None
+    return root / relative if root else None
 
 
 def local_file(name: str) -> Path | None:

@@ -4,6 +4,7 @@
     course run --profile smoke 01 02   # a quick check of two notebooks
     course run 02 -p EPOCHS=2          # override a parameter of the notebook's parameters cell
     course run --write-back            # instructors: refresh the committed outputs, results/full.json, README
+    course run 02 05 --seeds 1 2 3     # the spread over seeds: each run's metrics go to results/seeds.json
 
 A full-profile run without overrides is compared with the committed ledger (results/full.json): every metric that
 a notebook records with a tolerance must stay within it of the committed value. Exit status is non-zero when a
@@ -282,19 +283,16 @@ def write_back_all(root: Path, executed: dict[Path, Path], merged: dict) -> None
         ledger.write_atomically(path, text)
 
 
-def run(profile: str, wanted: list[str], write_back: bool, parameters: dict, progress: str = "auto") -> int:
-    root = course_root()
-    notebooks = select(sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")), wanted)
-    check_parameters(notebooks, parameters)
-    out_dir = paths.work_dir() / profile
-    out_dir.mkdir(parents=True, exist_ok=True)
-    results = ledger.results_dir(profile)
+SEEDS_PARAMETER = "SEED"  # the notebooks' seed parameter, set by --seeds
+
+
+def execute_all(notebooks: list[Path], profile: str, parameters: dict, results: Path, out_dir: Path,
+                progress: str) -> tuple[dict, dict[Path, Path], int]:
+    """Run ``notebooks`` in order; stop at the first failure. Returns this run's ledger, the executed copies and
+    the exit status."""
     env = kernel_environment(profile, results)
-    ledger_path = out_dir / "results.json"
-    book = ledger.load(ledger_path) if ledger_path.exists() else {"profile": profile, "notebooks": {}}
-    this_run = {"profile": profile, "notebooks": {}}
+    this_run: dict = {"profile": profile, "notebooks": {}}
     executed: dict[Path, Path] = {}
-    status = 0
     for i, path in enumerate(notebooks, 1):
         name = path.stem
         (results / f"{name}.json").unlink(missing_ok=True)  # this run's metrics only, never an older run's
@@ -305,12 +303,59 @@ def run(profile: str, wanted: list[str], write_back: bool, parameters: dict, pro
         except Exception as error:  # papermill raises its own error type carrying the failing cell
             print(failure_message(path, error), file=sys.stderr)
             print(f"        the executed copy with the error is {output}", file=sys.stderr)
-            status = 1
-            break
-        entry = {"seconds": round(seconds, 1), "metrics": ledger.read_metrics(results, name)}
-        book["notebooks"][name] = this_run["notebooks"][name] = entry
+            return this_run, executed, 1
+        entry = ledger.read_entry(results, name)
+        this_run["notebooks"][name] = {"seconds": round(seconds, 1), "metrics": entry.get("metrics", {})}
+        if entry.get("run"):
+            this_run["notebooks"][name]["run"] = entry["run"]
         executed[path] = output
         print(f"        done in {seconds:.0f} s", flush=True)
+    return this_run, executed, 0
+
+
+def record_seed_runs(root: Path, this_run: dict) -> None:
+    """Add a full-profile run's notebooks to the committed seed spread (results/seeds.json)."""
+    for name, entry in this_run["notebooks"].items():
+        ledger.add_seed_run(root / "results" / "seeds.json", name, entry, entry.get("seconds"))
+
+
+def run_seeds(profile: str, wanted: list[str], seeds: list[int], parameters: dict, progress: str = "auto") -> int:
+    """Run the selected notebooks once per seed (full profile) and add every run to results/seeds.json."""
+    root = course_root()
+    notebooks = select(sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")), wanted)
+    check_parameters(notebooks, {**parameters, SEEDS_PARAMETER: seeds[0]})
+    for seed in seeds:
+        print(f"--- seed {seed}", flush=True)
+        out_dir = paths.work_dir() / profile / "seeds" / f"seed-{seed}"
+        results = out_dir / "results"
+        results.mkdir(parents=True, exist_ok=True)
+        this_run, _, status = execute_all(notebooks, profile, {**parameters, SEEDS_PARAMETER: seed}, results,
+                                          out_dir, progress)
+        record_seed_runs(root, this_run)
+        if status:
+            return status
+    runs = ledger.load_seed_runs(root / "results" / "seeds.json")
+    print("\nspread over seeds (results/seeds.json):")
+    for path in notebooks:
+        names = sorted({m for r in runs if r["notebook"] == path.stem for m in r["metrics"]})
+        for metric in names:
+            found = ledger.spread(runs, path.stem, metric)
+            if found:
+                print(f"  {path.stem}  {metric}: {len(found.values)} seeds, {found.describe(4)}")
+    return 0
+
+
+def run(profile: str, wanted: list[str], write_back: bool, parameters: dict, progress: str = "auto") -> int:
+    root = course_root()
+    notebooks = select(sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")), wanted)
+    check_parameters(notebooks, parameters)
+    out_dir = paths.work_dir() / profile
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = ledger.results_dir(profile)
+    ledger_path = out_dir / "results.json"
+    book = ledger.load(ledger_path) if ledger_path.exists() else {"profile": profile, "notebooks": {}}
+    this_run, executed, status = execute_all(notebooks, profile, parameters, results, out_dir, progress)
+    book["notebooks"].update(this_run["notebooks"])
     ledger.save(book, ledger_path)
     print()
     print(ledger.as_text(book))
@@ -330,7 +375,9 @@ def run(profile: str, wanted: list[str], write_back: bool, parameters: dict, pro
     if write_back:
         committed["notebooks"].update(this_run["notebooks"])
         write_back_all(root, executed, committed)
-        print(f"outputs written back to notebooks/, the ledger to {shown}, the table to README.md")
+        record_seed_runs(root, this_run)
+        print(f"outputs written back to notebooks/, the ledger to {shown}, the table to README.md, the run's "
+              "results to results/seeds.json")
     return status
 
 
@@ -349,6 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     run_cmd.add_argument("--progress", choices=("auto", "bar", "cells"), default="auto",
                          help="progress within a notebook: papermill's bar, a line per slow cell, or auto (the bar "
                               "on a terminal)")
+    run_cmd.add_argument("--seeds", nargs="+", type=int, metavar="SEED",
+                         help="full profile: run the notebooks once per seed (their SEED parameter) and add each "
+                              "run's metrics to results/seeds.json, the spread the notebooks print")
     table_cmd = sub.add_parser("results", help="print a ledger file as a table")
     table_cmd.add_argument("path", nargs="?", help="default: results/full.json")
     args = parser.parse_args(argv)
@@ -360,8 +410,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--write-back writes the committed outputs, which come from the full profile only")
     if args.write_back and args.parameter:
         parser.error("--write-back commits the profile's own settings; drop the -p overrides")
+    if args.seeds and (args.write_back or args.profile != "full"):
+        parser.error("--seeds measures the full profile's spread; it cannot be combined with --write-back or smoke")
     try:
         parameters = dict(map(parse_parameter, args.parameter))
+        if SEEDS_PARAMETER in parameters and args.seeds:
+            raise UsageError("give the seeds with --seeds or -p SEED=..., not both")
+        if args.seeds:
+            return run_seeds(args.profile, args.notebooks, args.seeds, parameters, args.progress)
         return run(args.profile, args.notebooks, args.write_back, parameters, args.progress)
     except UsageError as error:
         parser.error(str(error))

@@ -15,6 +15,7 @@ PRECISION_ENV = "COURSE_PRECISION"
 PRECISIONS = ("auto", "float32", "bfloat16")
 KERAS_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")  # what Linux calls the CPU instructions that compute in bfloat16
+SEEDS_FILE = "results/seeds.json"  # the committed seed spread (ledger.add_seed_run)
 
 
 def resolve_profile(profile: str | None) -> str:
@@ -44,6 +45,21 @@ def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str]:
         if key.strip() in ("flags", "Features"):  # x86 says "flags", ARM says "Features"
             return set(value.split())
     return set()
+
+
+def machine(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
+    """The machine in a few words, as results are told apart by it: the CPU's model and its bfloat16 instructions,
+    e.g. "AMD EPYC · avx512_bf16" ("unknown CPU" where Linux's cpuinfo is missing)."""
+    import platform
+
+    try:
+        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    model = next((line.partition(":")[2].strip() for line in text.splitlines()
+                  if line.partition(":")[0].strip() == "model name"), "") or platform.processor() or "unknown CPU"
+    flags = [flag for flag in BF16_CPU_FLAGS if flag in cpu_flags(cpuinfo)]
+    return " · ".join([model, *flags])
 
 
 def gpu_bfloat16() -> str | None:
@@ -110,18 +126,45 @@ class Session:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    @property
+    def context(self) -> dict:
+        """What made this run, kept with its metrics: seed, precision, machine."""
+        return {"seed": self.seed, "precision": self.precision, "machine": machine()}
+
     def record(self, name: str, value: float, book: float | None = None, label: str | None = None,
-               tolerance: float | None = None) -> None:
+               tolerance: float | None = None, count: int | None = None) -> None:
         """Put a measured metric into the results ledger (next to the book's figure, if there is one).
 
-        ``tolerance`` is the largest change from the committed value that is still the same result (about three
-        standard errors for an accuracy); the runner reports a new run outside it. None: not compared (timings).
+        ``tolerance`` is the largest change from the committed value that is still the same result; the runner
+        reports a new run outside it. For an accuracy on ``count`` examples give ``count`` instead: the tolerance
+        then follows from the measured seed spread and the test set's size (:func:`ledger.tolerance`).
+        None for both: not compared (timings).
         """
         value = value if isinstance(value, int) else float(value)
+        if count is not None and tolerance is None:
+            measured = self.spread(name)
+            tolerance = ledger.tolerance(value, count, measured.sd if measured else 0.0)
         ledger.write_metric(ledger.results_dir(self.profile), self.notebook, name, value, book, label or name,
-                            tolerance=tolerance)
+                            tolerance=tolerance, context=self.context)
         anchor = f" (book: {book})" if book is not None else ""
         print(f"recorded {label or name}: {ledger.format_number(value)}{anchor}")
+
+    def spread(self, name: str) -> ledger.Spread | None:
+        """The committed seed spread of one of this notebook's metrics (full profile), preferring runs made on this
+        machine and precision; None where the course repository's results/seeds.json has none."""
+        seeds = paths.committed_file(SEEDS_FILE)
+        runs = ledger.load_seed_runs(seeds) if seeds else []
+        return ledger.spread(runs, self.notebook, name, machine(), self.precision)
+
+    def compare_with_seeds(self, name: str, value: float, digits: int = 3) -> None:
+        """Print this run's value next to the spread over seeds of the full profile's runs."""
+        measured = self.spread(name)
+        if measured is None:
+            print(f"this run: {value:.{digits}f}; no spread over seeds has been measured for it yet")
+            return
+        where = ("this machine" if measured.machine == machine() else f"another machine ({measured.machine})")
+        print(f"this run: {value:.{digits}f}; over {len(measured.values)} seeds on {where}, {measured.precision}, "
+              f"full profile: {measured.describe(digits)}")
 
     def model_path(self, filename: str) -> Path:
         """Where this profile keeps a saved model, e.g. ``convnet_augmented.keras``, for later notebooks."""
