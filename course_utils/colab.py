@@ -165,10 +165,25 @@ def install_source(project: dict, owner: str, name: str, requirements: list[str]
     """The install cell's code."""
     packages = " ".join([f'"{project["name"]} @ git+https://github.com/{owner}/{name}@{BRANCH}"',
                          *(f'"{r}"' if re.search(r"[<>=!;\s]", r) else r for r in requirements)])
+    made_with = ", ".join(f"{label} {version}" for label, version in locked_versions().items())
+    made_with = f"; the course's outputs were made with {made_with}" if made_with else ""
     return (f"{INSTALL_COMMENT}\n"
             "import importlib.util\n\n"
             'if importlib.util.find_spec("course_utils") is None:\n'
-            f"    %pip install -q --no-deps {packages}")
+            f"    %pip install -q --no-deps {packages}\n"
+            "import course_utils, keras, tensorflow as tf  # course_utils first: TensorFlow without start-up notices\n\n"
+            f'print(f"TensorFlow {{tf.__version__}}, Keras {{keras.__version__}}{made_with}")')
+
+
+def locked_versions(lock: Path | None = None) -> dict[str, str]:
+    """TensorFlow's and Keras' versions in the lock (constraints.txt), the ones the committed outputs were made with."""
+    lock = lock or (paths.repo_root() or PACKAGE_DIR.parent) / "constraints.txt"
+    try:
+        lines = lock.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    pins = dict(line.strip().split("==", 1) for line in lines if "==" in line and not line.startswith("#"))
+    return {label: pins[name] for label, name in (("TensorFlow", "tensorflow"), ("Keras", "keras")) if name in pins}
 
 
 # --- applying it ------------------------------------------------------------------------------------------------

@@ -80,6 +80,35 @@ def split_dir(must_exist: bool = False) -> Path:
     return folder
 
 
+def course_split(make: bool = True) -> Path:
+    """The course's finished split, ready to train on: :func:`split_dir`, checked.
+
+    A notebook opened on its own (a fresh Colab runtime, a folder outside the repository) finds no split there.
+    With ``make`` it then makes the course's split itself, exactly as notebook 04 does (same photos, counts and
+    seed, so the same files land in the same parts), from the photos :func:`find_source` finds or downloads, and
+    says so in one line. Another or an unfinished split in that folder is never replaced: split.SplitError says
+    what to do.
+    """
+    import time
+
+    from . import split  # imported here: split imports this module
+
+    folder = split_dir()
+    try:
+        split.check_course_split(folder)
+    except FileNotFoundError:
+        if not make:
+            raise
+        started = time.perf_counter()
+        request = dict(split.COURSE_REQUEST)
+        result = split.make_split(find_source(), folder, request.pop("train"), request.pop("validation"),
+                                  request.pop("test"), seed=request.pop("seed"))
+        print(f"no split in {folder.name}/ yet: made the course's split, the photos notebook 04 chooses "
+              f"({sum(n for counts in result.counts.values() for n in counts.values()):,} photos, "
+              f"{time.perf_counter() - started:.0f} s)")
+    return folder
+
+
 # --- the two layouts -----------------------------------------------------------------------------------------------
 
 

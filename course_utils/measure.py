@@ -35,3 +35,21 @@ def typical_epoch_seconds(seconds: list[float]) -> float:
     if len(seconds) < 2:
         raise ValueError("need at least two epochs: the first one is not typical")
     return float(np.median(seconds[1:]))
+
+
+class TimeLeft(keras.callbacks.Callback):
+    """A callback that says, once the first epoch is done, how long the rest of ``fit`` will take at that pace on
+    the machine at hand (the first epoch also decodes the photos into the cache, so this is an upper bound; an
+    early stop can end the run sooner)."""
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch != 0:
+            return
+        first = time.perf_counter() - self.started
+        left = self.params.get("epochs", 1) - 1
+        if left > 0:
+            print(f"the first epoch took {first:.0f} s; at that pace the {left} epochs left take at most "
+                  f"{first * left / 60:.0f} min on this machine (a GPU runtime shortens that)", flush=True)

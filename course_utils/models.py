@@ -1,6 +1,8 @@
 """Fast, tested versions of models the notebooks first write inline (tests prove helper = inline)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 from keras import layers
 
@@ -42,3 +44,18 @@ def cats_dogs_convnet(image_size: int = 180, augmentation: keras.Layer | None = 
     outputs = layers.Dense(1, activation="sigmoid", dtype="float32")(x)  # float32 even under mixed precision
     name = "cats_dogs_convnet" + ("_augmented" if augmentation is not None else "")
     return keras.Model(inputs, outputs, name=name)
+
+
+def train_augmented_convnet(path: str | Path, epochs: int, image_size: int = 180, limits: dict | None = None,
+                            seed: int = 42) -> None:
+    """Notebook 06's model (augmentation + dropout), trained for ``epochs`` on the course's split (made if missing)
+    and saved to ``path`` at its lowest validation loss: what notebook 08 opens up when it runs without 06."""
+    from . import dogs_vs_cats, measure, pipeline
+
+    datasets = pipeline.split_datasets(dogs_vs_cats.course_split(), image_size, batch_size=32, limits=limits or {},
+                                       seed=seed)
+    model = cats_dogs_convnet(image_size, augmentation=data_augmentation(), dropout=0.5)
+    model.compile(loss="binary_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
+    checkpoint = keras.callbacks.ModelCheckpoint(path, save_best_only=True, monitor="val_loss")
+    model.fit(datasets["train"], epochs=epochs, validation_data=datasets["validation"],
+              callbacks=[checkpoint, measure.TimeLeft()], verbose=2)

@@ -60,6 +60,13 @@ def compare_curves(curves: dict[str, Sequence[float]], ylabel: str, title: str =
     return fig
 
 
+def plottable(image) -> np.ndarray:
+    """``image`` as an array matplotlib draws faithfully: bfloat16 and float16 (a mixed-precision model's
+    activations) become float32, which matplotlib's colour mapping understands; other dtypes are kept."""
+    array = np.asarray(image)
+    return array.astype("float32") if array.dtype.kind == "V" or str(array.dtype) in ("bfloat16", "float16") else array
+
+
 def image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None = None, ncols: int = 5,
                size: float = 2.0, cmap: str | None = None) -> plt.Figure:
     """Images in a grid with optional titles; grayscale (H, W) arrays use ``cmap`` (default gray)."""
@@ -69,7 +76,7 @@ def image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None = None
         ax.axis("off")
         if i >= len(images):
             continue
-        image = np.asarray(images[i])
+        image = plottable(images[i])
         if image.ndim == 3 and image.shape[-1] == 1:
             image = image[..., 0]
         ax.imshow(image, cmap=cmap or ("gray" if image.ndim == 2 else None))
@@ -83,7 +90,8 @@ def side_by_side(panels: dict[str, np.ndarray], size: float = 3.5, cmap: str = "
     """A row of labelled images, e.g. an input next to what a filter makes of it."""
     fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size), squeeze=False)
     for ax, (title, image) in zip(axes[0], panels.items()):
-        ax.imshow(image, cmap=cmap if np.asarray(image).ndim == 2 else None)
+        image = plottable(image)
+        ax.imshow(image, cmap=cmap if image.ndim == 2 else None)
         ax.set_title(title)
         ax.axis("off")
     fig.tight_layout()

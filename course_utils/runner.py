@@ -17,6 +17,7 @@ import argparse
 import ast
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -168,6 +169,44 @@ def cell_reporter(path: Path, threshold: float | None = None, out=None):
     return report
 
 
+class FitProgress:
+    """A stream for the notebook's standard output that prints, as they arrive, the epoch lines of every
+    ``fit(..., verbose=2)`` with the time the fit has taken and, at the pace so far, how long its remaining epochs
+    would take (an early stop can end it sooner): a 15-minute training shows progress instead of silence."""
+
+    EPOCH = re.compile(r"^Epoch (\d+)/(\d+)$")
+    SUMMARY = re.compile(r"^\d+/\d+ - ")  # "63/63 - 22s - 342ms/step - accuracy: ..."
+
+    def __init__(self, out=None, clock=time.perf_counter):
+        self.out, self.clock = out, clock
+        self.pending, self.epoch, self.fit_started = "", None, None
+
+    def write(self, text: str) -> None:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            self._line(line.strip())
+
+    def _line(self, line: str) -> None:
+        found = self.EPOCH.match(line)
+        if found:
+            self.epoch = int(found.group(1)), int(found.group(2))
+            if self.epoch[0] == 1:
+                self.fit_started = self.clock()
+            return
+        if self.epoch and self.fit_started is not None and self.SUMMARY.match(line):
+            done, total = self.epoch
+            elapsed = self.clock() - self.fit_started
+            left = elapsed / done * (total - done)
+            print(f"        epoch {done}/{total}  {line}  [{elapsed / 60:.1f} min so far"
+                  + (f", {left / 60:.1f} min for the {total - done} epochs left]" if total > done else "]"),
+                  file=self.out or sys.stdout, flush=True)
+            self.epoch = None
+
+    def flush(self) -> None:
+        (self.out or sys.stdout).flush()
+
+
 def _engine():
     """papermill's nbclient engine, starting the kernel with a given environment and reporting each code cell."""
     from papermill.clientwrap import PapermillNotebookClient
@@ -225,7 +264,8 @@ def execute(path: Path, output: Path, parameters: dict, env: dict[str, str], pro
     started = time.perf_counter()
     papermill.execute_notebook(str(path), str(output), parameters=parameters, kernel_name="python3",
                                cwd=str(path.parent), engine_name="course", progress_bar=progress == "bar",
-                               kernel_env=env, on_cell=cell_reporter(path) if progress == "cells" else None)
+                               kernel_env=env, on_cell=cell_reporter(path) if progress == "cells" else None,
+                               stdout_file=FitProgress())
     return time.perf_counter() - started
 
 

@@ -172,14 +172,27 @@ class Session:
         folder.mkdir(parents=True, exist_ok=True)
         return folder / filename
 
-    def load_model(self, filename: str, made_by: str):
-        """Load a model another notebook saved under this profile; a missing file names that notebook."""
+    def load_model(self, filename: str, made_by: str, make=None):
+        """Load a model another notebook saved under this profile.
+
+        A missing file names that notebook; with ``make`` (a function that trains and saves the model to the path
+        it is given) the model is made here instead, saying so in one line and how long it took: a notebook opened
+        on its own still runs.
+        """
+        import time
+
         import keras
 
         path = self.model_path(filename)
         if not path.is_file():
-            raise FileNotFoundError(f"{path} does not exist: run notebook {made_by} with profile "
-                                    f"{self.profile!r} first (it trains and saves this model)")
+            if make is None:
+                raise FileNotFoundError(f"{path} does not exist: run notebook {made_by} with profile "
+                                        f"{self.profile!r} first (it trains and saves this model)")
+            print(f"{filename} is not here yet (notebook {made_by} trains it): training a shorter version now",
+                  flush=True)
+            started = time.perf_counter()
+            make(path)
+            print(f"trained and saved in {time.perf_counter() - started:.0f} s")
         return keras.models.load_model(path)
 
     def results_of(self, notebook: str) -> dict:

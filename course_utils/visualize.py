@@ -143,7 +143,7 @@ def activation_model(model: keras.Model, layer_types: tuple[type, ...] = DEFAULT
 def blank_channels(activation: np.ndarray) -> np.ndarray:
     """Which channels of one image's (H, W, C) activation are constant over the whole map (e.g. a ReLU that fires
     nowhere on it): a boolean array of C values."""
-    activation = np.asarray(activation)
+    activation = np.asarray(activation, dtype=np.float32)
     return activation.max(axis=(0, 1)) == activation.min(axis=(0, 1))
 
 
@@ -157,7 +157,7 @@ def channel_grid_rgb(activation: np.ndarray, per_row: int = 16, margin: int = 1,
     uniform grey (``blank_colour``) so they cannot be mistaken for a channel that shows a dark pattern. Channels
     run row by row, ``per_row`` to a row, with ``margin`` white pixels between them; the last row is padded white.
     """
-    activation = np.asarray(activation)
+    activation = np.asarray(activation, dtype=np.float32)  # a bfloat16 model's activations: compare and colour in float32
     if activation.ndim == 4:
         if activation.shape[0] != 1:
             raise ValueError(f"channel_grid_rgb shows one image; got a batch of {activation.shape[0]}")

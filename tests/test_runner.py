@@ -214,3 +214,40 @@ def test_runner_outside_the_course_exits_with_a_message(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = subprocess.run([sys.executable, "-m", "course_utils.runner", "run"], capture_output=True, text=True)
     assert result.returncode != 0 and "inside the convnets-course repository" in result.stderr
+
+
+def test_fit_progress_prints_each_epoch_with_the_time_left(capsys):
+    clock = iter([0.0, 30.0, 60.0]).__next__
+    progress = runner.FitProgress(clock=clock)
+    progress.write("Epoch 1/4\n63/63 - 30s - loss: 0.69")  # a line arrives in pieces
+    progress.write(" - val_loss: 0.68\nEpoch 2/4\n")
+    progress.write("63/63 - 30s - loss: 0.60 - val_loss: 0.62\nsome other print\n")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["        epoch 1/4  63/63 - 30s - loss: 0.69 - val_loss: 0.68  [0.5 min so far, 1.5 min for "
+                     "the 3 epochs left]",
+                     "        epoch 2/4  63/63 - 30s - loss: 0.60 - val_loss: 0.62  [1.0 min so far, 1.0 min for "
+                     "the 2 epochs left]"]
+
+
+SEEDED = ("from course_utils import session\n"
+          "run = session.start('{name}', PROFILE, seed=SEED)\n"
+          "run.record('score', 0.5 + SEED / 100, book=0.5, label='score', count=1000)")
+
+
+def test_seeds_run_each_seed_and_write_the_spread(course, capsys):
+    make_notebook(course / "notebooks" / "03_seeded.ipynb", "PROFILE = None\nSEED: int = 42",
+                  SEEDED.format(name="03_seeded"), tags={0: ["parameters"]})
+    assert runner.main(["run", "03", "--seeds", "1", "3", "--progress", "cells"]) == 0
+    out = capsys.readouterr().out
+    assert "03_seeded  score: 2 seeds, 0.5200 ± 0.0141 (min 0.5100, max 0.5300)" in out
+    runs = ledger.load_seed_runs(course / "results" / "seeds.json")
+    assert [(r["seed"], r["metrics"]["score"]) for r in runs] == [(1, 0.51), (3, 0.53)]
+    assert not (course / "results" / "full.json").exists()  # a seed run is not the committed run
+
+
+def test_seeds_refuse_write_back_smoke_and_a_second_seed(course, capsys):
+    for argv in (["run", "--seeds", "1", "--write-back"], ["run", "--seeds", "1", "--profile", "smoke"],
+                 ["run", "--seeds", "1", "-p", "SEED=2"]):
+        with pytest.raises(SystemExit):
+            runner.main(argv)
+    assert "--seeds" in capsys.readouterr().err

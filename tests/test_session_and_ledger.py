@@ -131,3 +131,56 @@ def test_saved_models_round_trip_and_missing_model_names_the_notebook(isolated):
     model.save(run.model_path("tiny.keras"))
     assert run.model_path("tiny.keras").parent == isolated / "work" / "smoke" / "models"
     assert run.load_model("tiny.keras", made_by="05_scratch").count_params() == 8
+
+
+def seed_entry(seed: int, value: float, machine: str = "CPU A", precision: str = "float32") -> dict:
+    return {"run": {"seed": seed, "precision": precision, "machine": machine},
+            "metrics": {"test_accuracy": {"value": value, "book": 0.7, "label": "acc"}}}
+
+
+def test_seed_runs_replace_a_rerun_and_the_spread_prefers_this_machine(tmp_path):
+    seeds = tmp_path / "seeds.json"
+    ledger.add_seed_run(seeds, "05", seed_entry(1, 0.70), 10.0)
+    ledger.add_seed_run(seeds, "05", seed_entry(2, 0.74))
+    ledger.add_seed_run(seeds, "05", seed_entry(2, 0.72))  # the same seed again replaces the first run
+    for seed, value in ((1, 0.80), (2, 0.82), (3, 0.84)):
+        ledger.add_seed_run(seeds, "05", seed_entry(seed, value, machine="CPU B"))
+    ledger.add_seed_run(seeds, "05", {"metrics": {}})  # a run without context (an old ledger) is not a seed run
+    runs = ledger.load_seed_runs(seeds)
+    assert len(runs) == 5
+    mine = ledger.spread(runs, "05", "test_accuracy", "CPU A", "float32")
+    assert mine.values == (0.70, 0.72) and mine.machine == "CPU A"
+    assert mine.mean == pytest.approx(0.71) and mine.sd == pytest.approx(0.01414, abs=1e-5)
+    elsewhere = ledger.spread(runs, "05", "test_accuracy", "CPU C", "float32")  # unknown: the most runs
+    assert elsewhere.machine == "CPU B" and elsewhere.describe() == "0.820 ± 0.020 (min 0.800, max 0.840)"
+    assert ledger.spread(runs, "06", "test_accuracy") is None
+
+
+def test_tolerance_is_three_standard_deviations_of_a_difference_of_two_runs():
+    # binomial floor: sqrt(0.85 * 0.15 / 2000) = 0.00798; x 3 x sqrt(2) = 0.0339
+    assert ledger.tolerance(0.85, 2000) == pytest.approx(0.0339, abs=1e-4)
+    assert ledger.tolerance(0.85, 2000, seed_sd=0.02) == pytest.approx(0.0849, abs=1e-4)  # the spread wins
+    # the other machine's 06 (0.820) against the committed 0.850 differs by 0.030: inside even the floor
+    assert abs(0.820 - 0.850) < ledger.tolerance(0.85, 2000)
+
+
+def test_record_with_a_count_takes_its_tolerance_from_the_committed_spread(isolated, monkeypatch, capsys):
+    seeds = isolated / "seeds.json"
+    for seed, value in ((1, 0.80), (2, 0.84), (3, 0.88)):
+        ledger.add_seed_run(seeds, "05_x", seed_entry(seed, value, machine=session.machine()))
+    monkeypatch.setattr(session.paths, "committed_file", lambda relative: seeds)
+    run = session.start("05_x", "smoke", seed=3)
+    run.record("test_accuracy", 0.85, count=2000)
+    run.compare_with_seeds("test_accuracy", 0.85)
+    entry = ledger.read_entry(ledger.results_dir("smoke"), "05_x")
+    assert entry["metrics"]["test_accuracy"]["tolerance"] == pytest.approx(3 * 2 ** 0.5 * 0.04, abs=1e-4)
+    assert entry["run"] == {"seed": 3, "precision": "float32", "machine": session.machine()}
+    assert "this run: 0.850; over 3 seeds on this machine, float32, full profile: 0.840 ± 0.040" in capsys.readouterr().out
+
+
+def test_machine_names_the_cpu_and_its_bfloat16_instructions(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum\nflags\t\t: fpu avx512_bf16 amx_bf16\n")
+    assert session.machine(cpuinfo) == "Intel(R) Xeon(R) Platinum · amx_bf16 · avx512_bf16"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx2\n")
+    assert session.machine(cpuinfo) == "AMD EPYC"
