@@ -36,8 +36,9 @@ LOCK = ROOT / "constraints.txt"
 SUPPORTED_PYTHONS = ((3, 11), (3, 12), (3, 13))  # TensorFlow 2.21: 3.10-3.13; the locked numpy / IPython: 3.11+
 COMMANDS = ("data", "course", "test", "setup", "lab", "lock")
 
+TEST_PATHS = ["tests", "notebooks"]  # what `tasks.py test` runs when it is given no path of its own
 TEST_COMMAND = [
-    "-m", "pytest", "tests", "notebooks",
+    "-m", "pytest",
     "--nbval-lax",               # compare only the cells tagged nbval-check-output; run all of them
     "--nbval-current-env",       # the kernel runs in this venv
     "--nbval-cell-timeout=1800",
@@ -199,8 +200,17 @@ def freeze_lock() -> int:
     return len(pins)
 
 
+def test_command(args: list[str]) -> list[str]:
+    """pytest's arguments: the given paths (a file, a folder, ``file::test``) or else the whole suite, the course's
+    options, then ``args``."""
+    given = [arg for arg in args if not arg.startswith("-") and Path(arg.split("::")[0]).exists()]
+    return [*TEST_COMMAND[:2], *([] if given else TEST_PATHS), *TEST_COMMAND[2:], *args]
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in COMMANDS:
+        if argv:
+            print(f"tasks.py: unknown command {argv[0]!r}; the commands are {', '.join(COMMANDS)}\n", file=sys.stderr)
         print(__doc__)
         return 2
     command, args = argv[0], argv[1:]
@@ -222,7 +232,7 @@ def main(argv: list[str]) -> int:
                                                             ["run", *args])]
     else:
         env["COURSE_PROFILE"] = "smoke"
-        run = [str(PYTHON), *TEST_COMMAND, *args]
+        run = [str(PYTHON), *test_command(args)]
     return subprocess.run(run, cwd=ROOT, env=env).returncode
 
 

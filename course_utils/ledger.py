@@ -252,3 +252,20 @@ def tolerance(value: float, count: int, seed_sd: float = 0.0) -> float:
     """
     binomial = (value * (1 - value) / count) ** 0.5
     return round(3 * 2 ** 0.5 * max(seed_sd, binomial), 4)
+
+
+def spread_markdown(runs: list[dict]) -> str:
+    """The seeds file as a Markdown table: per notebook, metric, machine and precision, the spread over seeds."""
+    groups: dict[tuple, dict] = {}
+    for r in runs:
+        for metric, value in r["metrics"].items():
+            groups.setdefault((r["notebook"], metric, r.get("machine"), r.get("precision")), {})[r["seed"]] = value
+    lines = ["| notebook | metric | machine, precision | seeds | mean ± sd | min – max |", "|---|---|---|---|---|---|"]
+    for (notebook, metric, machine, precision), by_seed in sorted(groups.items(), key=lambda g: tuple(map(str, g[0]))):
+        if "seconds" in metric or "margin" in metric or len(by_seed) < 2:
+            continue
+        found = Spread(tuple(by_seed[s] for s in sorted(by_seed)), machine or "?", precision or "?")
+        seeds = ", ".join(str(s) for s in sorted(by_seed))
+        lines.append(f"| {notebook} | {metric} | {found.machine}, {found.precision} | {seeds} | "
+                     f"{found.mean:.4f} ± {found.sd:.4f} | {min(found.values):.4f} – {max(found.values):.4f} |")
+    return "\n".join(lines)

@@ -47,15 +47,25 @@ def cats_dogs_convnet(image_size: int = 180, augmentation: keras.Layer | None = 
 
 
 def train_augmented_convnet(path: str | Path, epochs: int, image_size: int = 180, limits: dict | None = None,
-                            seed: int = 42) -> None:
+                            seed: int = 42, precision: str | None = None) -> None:
     """Notebook 06's model (augmentation + dropout), trained for ``epochs`` on the course's split (made if missing)
-    and saved to ``path`` at its lowest validation loss: what notebook 08 opens up when it runs without 06."""
-    from . import dogs_vs_cats, measure, pipeline
+    and saved to ``path`` at its lowest validation loss: what notebook 08 opens up when it runs without 06.
 
-    datasets = pipeline.split_datasets(dogs_vs_cats.course_split(), image_size, batch_size=32, limits=limits or {},
-                                       seed=seed)
-    model = cats_dogs_convnet(image_size, augmentation=data_augmentation(), dropout=0.5)
-    model.compile(loss="binary_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
-    checkpoint = keras.callbacks.ModelCheckpoint(path, save_best_only=True, monitor="val_loss")
-    model.fit(datasets["train"], epochs=epochs, validation_data=datasets["validation"],
-              callbacks=[checkpoint, measure.TimeLeft()], verbose=2)
+    ``precision`` as notebook 06 resolves it (None: ``$COURSE_PRECISION``, else "auto"); the global Keras policy is
+    restored afterwards."""
+    from . import dogs_vs_cats, measure, pipeline, session
+
+    before = keras.mixed_precision.global_policy()
+    chosen, _ = session.choose_precision(precision)
+    keras.mixed_precision.set_global_policy(session.KERAS_POLICIES[chosen])
+    try:
+        keras.utils.set_random_seed(seed)
+        datasets = pipeline.split_datasets(dogs_vs_cats.course_split(), image_size, batch_size=32,
+                                           limits=limits or {}, seed=seed)
+        model = cats_dogs_convnet(image_size, augmentation=data_augmentation(), dropout=0.5)
+        model.compile(loss="binary_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
+        checkpoint = keras.callbacks.ModelCheckpoint(path, save_best_only=True, monitor="val_loss")
+        model.fit(datasets["train"], epochs=epochs, validation_data=datasets["validation"],
+                  callbacks=[checkpoint, measure.TimeLeft()], verbose=2)
+    finally:
+        keras.mixed_precision.set_global_policy(before)

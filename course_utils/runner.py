@@ -26,6 +26,7 @@ from . import ledger, paths
 from .session import PROFILE_ENV, PROFILES
 
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
+SEEDS_START, SEEDS_END = "<!-- seeds:start -->", "<!-- seeds:end -->"
 NOISY_CELL_METADATA = ("papermill", "execution", "ExecuteTime")
 # The kernel's own log is about the local connection between the runner and its kernel, not about the lesson: a
 # warning on every start ("running over TCP without encryption"), and under load an error line when it is stopped
@@ -271,13 +272,14 @@ def execute(path: Path, output: Path, parameters: dict, env: dict[str, str], pro
 
 # --- results ----------------------------------------------------------------------------------------------------
 
-def readme_with_table(text: str, table: str, name: str = "README.md") -> str:
-    """``text`` with the results table between the README's markers replaced by ``table``."""
-    if README_START not in text or README_END not in text:
-        raise RuntimeError(f"{name} lacks the {README_START} / {README_END} markers")
-    head, rest = text.split(README_START, 1)
-    tail = rest.split(README_END, 1)[1]
-    return f"{head}{README_START}\n{table}\n{README_END}{tail}"
+def readme_with_table(text: str, table: str, name: str = "README.md", start: str = README_START,
+                      end: str = README_END) -> str:
+    """``text`` with the table between the README's markers (the results table by default) replaced by ``table``."""
+    if start not in text or end not in text:
+        raise RuntimeError(f"{name} lacks the {start} / {end} markers")
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    return f"{head}{start}\n{table}\n{end}{tail}"
 
 
 def update_readme(readme: Path, table: str) -> None:
@@ -354,9 +356,16 @@ def execute_all(notebooks: list[Path], profile: str, parameters: dict, results: 
 
 
 def record_seed_runs(root: Path, this_run: dict) -> None:
-    """Add a full-profile run's notebooks to the committed seed spread (results/seeds.json)."""
+    """Add a full-profile run's notebooks to the committed seed spread (results/seeds.json) and its table in the
+    README (where the README has the table's markers)."""
+    seeds = root / "results" / "seeds.json"
     for name, entry in this_run["notebooks"].items():
-        ledger.add_seed_run(root / "results" / "seeds.json", name, entry, entry.get("seconds"))
+        ledger.add_seed_run(seeds, name, entry, entry.get("seconds"))
+    readme = root / "README.md"
+    text = readme.read_text(encoding="utf-8") if readme.exists() else ""
+    if SEEDS_START in text and SEEDS_END in text:
+        table = ledger.spread_markdown(ledger.load_seed_runs(seeds))
+        ledger.write_atomically(readme, readme_with_table(text, table, readme.name, SEEDS_START, SEEDS_END))
 
 
 def run_seeds(profile: str, wanted: list[str], seeds: list[int], parameters: dict, progress: str = "auto") -> int:

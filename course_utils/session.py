@@ -163,6 +163,10 @@ class Session:
             print(f"this run: {value:.{digits}f}; no spread over seeds has been measured for it yet")
             return
         where = ("this machine" if measured.machine == machine() else f"another machine ({measured.machine})")
+        if len(measured.values) == 1:
+            print(f"this run: {value:.{digits}f}; one run with another seed on {where}, {measured.precision}, full "
+                  f"profile, so far: {measured.values[0]:.{digits}f} (a spread needs more seeds)")
+            return
         print(f"this run: {value:.{digits}f}; over {len(measured.values)} seeds on {where}, {measured.precision}, "
               f"full profile: {measured.describe(digits)}")
 

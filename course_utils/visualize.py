@@ -408,13 +408,23 @@ def _as_batch(image: np.ndarray | tf.Tensor) -> tf.Tensor:
     return image
 
 
-def _class_score(predictions: tf.Tensor, class_index: int | None) -> tf.Tensor:
+def _binary_threshold(model: keras.Model) -> float | None:
+    """Where a one-unit output changes class: 0.5 for a sigmoid probability, 0 for a logit (no activation), None
+    when the last layer does not say (then the class must be given)."""
+    activation = getattr(model.layers[-1], "activation", None)
+    name = getattr(activation, "__name__", str(activation))
+    return 0.5 if name == "sigmoid" else 0.0 if name == "linear" else None
+
+
+def _class_score(predictions: tf.Tensor, class_index: int | None, threshold: float | None = 0.5) -> tf.Tensor:
     """The score whose gradient Grad-CAM follows (see :func:`gradcam_heatmap`)."""
     predictions = tf.reshape(predictions, (1, -1))
     classes = predictions.shape[-1]
     if classes == 1:
         if class_index is None:
-            class_index = int(predictions[0, 0] >= 0.5)
+            if threshold is None:
+                raise ValueError("the model's single output is neither a sigmoid nor a logit: give class_index")
+            class_index = int(predictions[0, 0] >= threshold)
         if class_index not in (0, 1):
             raise ValueError(f"a single-output (binary) model has classes 0 and 1, not {class_index}")
         # Negating serves both a probability (gradient of 1 - p) and a logit (the negative class's logit).
@@ -484,7 +494,8 @@ def gradcam_heatmap_from_parts(
     conv_output = tf.convert_to_tensor(conv_model(image, training=False))
     with tf.GradientTape() as tape:
         tape.watch(conv_output)
-        score = _class_score(classifier_model(conv_output, training=False), class_index)
+        score = _class_score(classifier_model(conv_output, training=False), class_index,
+                             _binary_threshold(classifier_model))
     return _heatmap(conv_output, tape.gradient(score, conv_output))
 
 
@@ -505,8 +516,8 @@ def gradcam_heatmap(
     :func:`with_linear_output` makes, so that the score is the one before the softmax (Selvaraju et al.; the
     book differentiates the softmax probability, which saturates). For a single-output binary model,
     class 1 scores with the output itself and class 0 with its negation (the gradient of ``1 - p`` for a
-    sigmoid probability, the negative-class logit for a logit); the default class is 1 when the output is
-    >= 0.5, which assumes a sigmoid output: pass ``class_index`` for a logit output.
+    sigmoid probability, the negative-class logit for a logit); the default class is 1 when a sigmoid output is
+    >= 0.5 or a logit output (no activation, as :func:`with_linear_output` makes) is >= 0.
 
     ``last_conv_layer_name`` names a top-level layer of ``model``. In a flat model (an ImageNet classifier) it
     is the last convolutional activation; when the convolutional base is nested in ``model`` as one layer, give
@@ -518,10 +529,10 @@ def gradcam_heatmap(
         conv_model, classifier_model = split_model(model, last_conv_layer_name)
         return gradcam_heatmap_from_parts(conv_model, classifier_model, image, class_index)
     image = _as_batch(image)
-    grad_model = keras.Model(model.input, [layer.output, model.outputs[0]])
+    grad_model = keras.Model(model.inputs, [layer.output, model.outputs[0]])  # a Sequential has them once built
     with tf.GradientTape() as tape:
         conv_output, predictions = grad_model(image, training=False)
-        score = _class_score(predictions, class_index)
+        score = _class_score(predictions, class_index, _binary_threshold(model))
     return _heatmap(conv_output, tape.gradient(score, conv_output))
 
 

@@ -21,3 +21,17 @@ def test_figures():
     assert len(fig.axes) == 10 and sum(bool(ax.images) for ax in fig.axes) == 7
     fig = plots.side_by_side({"a": np.zeros((3, 3)), "b": np.ones((3, 3, 3))})
     assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
+
+
+def test_plots_draw_bfloat16_arrays_as_float32():
+    import ml_dtypes
+    import numpy as np
+
+    from course_utils import plots
+
+    ramp = np.linspace(0, 1, 16, dtype="float32").reshape(4, 4)
+    drawn = plots.plottable(ramp.astype(ml_dtypes.bfloat16))
+    assert drawn.dtype == np.float32 and np.allclose(drawn, ramp, atol=1e-2)
+    assert plots.plottable(np.zeros((2, 2), "uint8")).dtype == np.uint8  # photos keep their dtype
+    figure = plots.image_grid([ramp.astype(ml_dtypes.bfloat16)], ["channel"], ncols=1)
+    assert figure.axes[0].images[0].get_array().dtype == np.float32

@@ -184,3 +184,12 @@ def test_machine_names_the_cpu_and_its_bfloat16_instructions(tmp_path):
     assert session.machine(cpuinfo) == "Intel(R) Xeon(R) Platinum · amx_bf16 · avx512_bf16"
     cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx2\n")
     assert session.machine(cpuinfo) == "AMD EPYC"
+
+
+def test_the_spread_table_lists_metrics_measured_with_two_seeds_or_more(tmp_path):
+    seeds = tmp_path / "seeds.json"
+    for seed, value in ((1, 0.80), (2, 0.84)):
+        ledger.add_seed_run(seeds, "06", seed_entry(seed, value, machine="CPU B", precision="bfloat16"))
+    ledger.add_seed_run(seeds, "05", seed_entry(1, 0.70))  # one seed: no spread yet
+    table = ledger.spread_markdown(ledger.load_seed_runs(seeds)).splitlines()
+    assert table[2:] == ["| 06 | test_accuracy | CPU B, bfloat16 | 1, 2 | 0.8200 ± 0.0283 | 0.8000 – 0.8400 |"]

@@ -83,3 +83,18 @@ def test_freeze_becomes_the_lock(tmp_path, monkeypatch):
     assert text.startswith("# The lock")
     assert [line for line in text.splitlines() if not line.startswith("#")] == [
         "numpy==2.4.6", "pip==26.3", "tensorflow==2.21.0", "tensorflow_cpu==2.21.0"]
+
+
+def test_the_test_command_runs_only_the_paths_it_is_given(monkeypatch):
+    monkeypatch.chdir(tasks.ROOT)
+    whole = tasks.test_command([])
+    assert whole[:4] == ["-m", "pytest", "tests", "notebooks"] and "--nbval-lax" in whole
+    one = tasks.test_command(["tests/test_conv.py", "-k", "pool"])
+    assert "tests" not in one and "notebooks" not in one and one[-3:] == ["tests/test_conv.py", "-k", "pool"]
+    assert "tests" not in tasks.test_command(["tests/test_conv.py::test_x"])
+    assert tasks.test_command(["-k", "pool"])[2:4] == ["tests", "notebooks"]  # an option's value is not a path
+
+
+def test_an_unknown_command_is_named(capsys):
+    assert tasks.main(["tset"]) == 2
+    assert "unknown command 'tset'" in capsys.readouterr().err

@@ -7,6 +7,7 @@ import keras  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 from course_utils import visualize as vis  # noqa: E402
 
@@ -274,3 +275,29 @@ def test_with_linear_output_gives_the_scores_before_the_softmax_and_leaves_the_m
     sigmoid = keras.Model(inputs, head(x, 1, [[2.0], [-2.0]], "sigmoid"))
     logit = float(vis.with_linear_output(sigmoid)(image)[0, 0])
     assert float(sigmoid(image)[0, 0]) == pytest.approx(1 / (1 + np.exp(-logit)), rel=1e-5)
+
+
+def test_gradcam_default_class_of_a_one_unit_logit_is_its_sign():
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = colour_detector(keras.layers.Rescaling(1 / 255)(inputs))
+    # positive class = blue; on the two-region image red wins, so the logit is negative and p = sigmoid < 0.5
+    model = keras.Model(inputs, head(x, 1, [[-2.0], [2.0]], "sigmoid"))
+    logits = vis.with_linear_output(model)
+    image = two_region_image()
+    assert float(logits(image[None])[0, 0]) < 0 < float(model(image[None])[0, 0]) < 0.5
+    red = vis.gradcam_heatmap(logits, image, "last_conv", class_index=0)
+    # the default follows the logit's sign (class 0); with the old ">= 0.5" rule a logit of -0.3 picked class 0
+    # too, but a positive logit below 0.5 picked the wrong one: check both sides
+    np.testing.assert_allclose(vis.gradcam_heatmap(logits, image, "last_conv"), red)
+    assert vis._class_score(tf.constant([[0.3]]), None, vis._binary_threshold(logits)).numpy() == pytest.approx(0.3)
+    assert vis._class_score(tf.constant([[0.3]]), None, vis._binary_threshold(model)).numpy() == pytest.approx(-0.3)
+
+
+def test_gradcam_on_a_sequential_model():
+    model = keras.Sequential([keras.Input((SIZE, SIZE, 3)), keras.layers.Rescaling(1 / 255),
+                              keras.layers.Conv2D(2, 1, activation="relu", use_bias=False, name="last_conv"),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2, activation="softmax")])
+    model.get_layer("last_conv").set_weights([np.array([[[[1, 0], [0, 0], [0, 1]]]], "float32")])
+    model.layers[-1].set_weights([4 * np.eye(2, dtype="float32"), np.zeros(2, "float32")])
+    heatmaps = [vis.gradcam_heatmap(model, two_region_image(), "last_conv", class_index=k) for k in (0, 1)]
+    assert [peak_quadrant(h) for h in heatmaps] == ["top-left", "bottom-right"]
