@@ -329,9 +329,9 @@ SEEDS_PARAMETER = "SEED"  # the notebooks' seed parameter, set by --seeds
 
 
 def execute_all(notebooks: list[Path], profile: str, parameters: dict, results: Path, out_dir: Path,
-                progress: str) -> tuple[dict, dict[Path, Path], int]:
+                progress: str, on_done=None) -> tuple[dict, dict[Path, Path], int]:
     """Run ``notebooks`` in order; stop at the first failure. Returns this run's ledger, the executed copies and
-    the exit status."""
+    the exit status. ``on_done(name, entry)`` is called as each notebook finishes (a run stopped later keeps it)."""
     env = kernel_environment(profile, results)
     this_run: dict = {"profile": profile, "notebooks": {}}
     executed: dict[Path, Path] = {}
@@ -351,6 +351,8 @@ def execute_all(notebooks: list[Path], profile: str, parameters: dict, results: 
         if entry.get("run"):
             this_run["notebooks"][name]["run"] = entry["run"]
         executed[path] = output
+        if on_done is not None:
+            on_done(name, this_run["notebooks"][name])
         print(f"        done in {seconds:.0f} s", flush=True)
     return this_run, executed, 0
 
@@ -378,9 +380,8 @@ def run_seeds(profile: str, wanted: list[str], seeds: list[int], parameters: dic
         out_dir = paths.work_dir() / profile / "seeds" / f"seed-{seed}"
         results = out_dir / "results"
         results.mkdir(parents=True, exist_ok=True)
-        this_run, _, status = execute_all(notebooks, profile, {**parameters, SEEDS_PARAMETER: seed}, results,
-                                          out_dir, progress)
-        record_seed_runs(root, this_run)
+        _, _, status = execute_all(notebooks, profile, {**parameters, SEEDS_PARAMETER: seed}, results, out_dir,
+                                   progress, on_done=lambda name, entry: record_seed_runs(root, {"notebooks": {name: entry}}))
         if status:
             return status
     runs = ledger.load_seed_runs(root / "results" / "seeds.json")
