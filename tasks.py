@@ -9,15 +9,15 @@ and conveniences: ``setup`` (only create/update the environment), ``lab`` (open 
 ``lock`` (regenerate constraints.txt from the environment; ``lock --upgrade`` first moves it to the newest versions
 pyproject.toml allows).
 
-Each creates ``.venv`` on first use and installs the course into it with the exact versions of constraints.txt
-(the lock); it reinstalls when pyproject.toml, the lock or the Python version change. ARGS go to
+``data`` runs with the Python that runs tasks.py (it needs only the standard library); the others create ``.venv``
+on first use and install the course into it with the exact versions of constraints.txt (the lock); they reinstall
+when pyproject.toml, the lock or the Python version change. ARGS go to
 ``python -m course_utils.course_data`` (data), to ``course run`` (e.g. ``--write-back``, ``--profile smoke``,
 ``02``) or to pytest (test). ``COURSE_TF=gpu`` installs TensorFlow with CUDA instead of the CPU build;
 ``COURSE_TF=none`` keeps whatever TensorFlow the environment has.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -47,7 +47,7 @@ TEST_COMMAND = [
 ]
 
 sys.path.insert(0, str(ROOT))
-from course_utils.paths import fresh_dir, remove_leftovers  # noqa: E402  (standard library only)
+from course_utils.files import fresh_dir, remove_leftovers, replace_folder, sha256_of  # noqa: E402  (stdlib only)
 
 
 def check_python() -> None:
@@ -65,7 +65,7 @@ def check_python() -> None:
 
 
 def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+    return sha256_of(path) if path.is_file() else "missing"
 
 
 def wanted_stamp(extra: str) -> dict:
@@ -116,13 +116,7 @@ def create_venv() -> None:
         if isinstance(error, KeyboardInterrupt):
             raise
         sys.exit(_venv_failure(error))
-    if VENV.exists():
-        stale = fresh_dir(ROOT, ".venv.stale-")
-        os.replace(VENV, stale / VENV.name)
-        os.replace(staging, VENV)
-        shutil.rmtree(stale, ignore_errors=True)
-    else:
-        os.replace(staging, VENV)
+    replace_folder(staging, VENV)
     # The activation scripts and pyvenv.cfg name the folder they were made in: write them again for .venv.
     builder = venv.EnvBuilder(with_pip=True)  # only for the command line it records in pyvenv.cfg
     context = builder.ensure_directories(str(VENV))
@@ -218,14 +212,15 @@ def main(argv: list[str]) -> int:
         if args not in ([], ["--upgrade"]):
             sys.exit("usage: python3 tasks.py lock [--upgrade]")
         return write_lock(upgrade=bool(args))
+    if command == "data":  # the standard library only: no environment to create, no TensorFlow to install first
+        check_python()
+        return subprocess.run([sys.executable, "-m", "course_utils.course_data", *args], cwd=ROOT).returncode
     ensure_environment()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     if command == "setup":
         print(f"environment ready: {VENV}")
         return 0
-    if command == "data":
-        run = [str(PYTHON), "-m", "course_utils.course_data", *args]
-    elif command == "lab":
+    if command == "lab":
         run = [str(PYTHON), "-m", "jupyter", "lab", "notebooks", *args]
     elif command == "course":
         run = [str(PYTHON), "-m", "course_utils.runner", *(args if args[:1] in (["run"], ["results"]) else

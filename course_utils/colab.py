@@ -24,7 +24,7 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 from . import paths
-from .ledger import write_atomically
+from .files import write_atomically
 
 BRANCH = "main"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"

@@ -4,7 +4,7 @@ The raw photos live in ``<data folder>/dogs-vs-cats/``: Kaggle's ``train.zip`` (
 ``dogs-vs-cats.zip``, or Microsoft's ``kagglecatsanddogs_5340.zip``), or one of those already unzipped. Archives are
 unpacked into the work folder (never next to the source, which may be read-only). The two layouts they hold
 (Kaggle's flat ``cat.N.jpg`` / ``dog.N.jpg``, Microsoft's ``Cat/`` and ``Dog/`` folders) are both read by
-:func:`list_photos`. Notebook 04 splits them into :func:`split_dir`.
+:func:`course_utils.photos.list_photos`. Notebook 04 splits them into :func:`split_dir` with :mod:`course_utils.split`.
 """
 from __future__ import annotations
 
@@ -12,20 +12,22 @@ import hashlib
 import importlib.util
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
+import time
 import warnings
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 
 from . import download as downloading
-from .paths import DATA_DIR_ENV, data_dir, fresh_dir, remove_leftovers, work_dir
+from . import split
+from .files import fresh_dir, remove_leftovers, replace_folder
+from .paths import DATA_DIR_ENV, data_dir, work_dir
+from .photos import CLASSES, is_image_name, list_photos, photo_class
 
 NAME = "dogs-vs-cats"
-CLASSES = ("cat", "dog")
 KAGGLE_COMPETITION = "dogs-vs-cats"
 KAGGLE_RULES_URL = f"https://www.kaggle.com/competitions/{KAGGLE_COMPETITION}/rules"
 PETIMAGES_URL = (
@@ -36,11 +38,7 @@ PETIMAGES_ZIP = "kagglecatsanddogs_5340.zip"
 # one only for the older kagglecatsanddogs_3367a.zip), so the download is unchecked: a broken archive fails to unzip,
 # and course_utils.split decodes every image it uses.
 PETIMAGES_SHA256: str | None = None
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp"})
 SPLIT_NAME = "dogs-vs-cats-small"
-
-_CLASS_FOLDERS = {"cat": "cat", "cats": "cat", "dog": "dog", "dogs": "dog"}
-_FLAT_NAME = re.compile(r"^(cat|dog)\.", re.IGNORECASE)
 # Archives in the order they are tried, and the folder each unzips to, which is used instead of the archive when
 # someone has already unzipped it there.
 ARCHIVES = ("train.zip", "dogs-vs-cats.zip", PETIMAGES_ZIP)
@@ -60,11 +58,6 @@ def source_dir() -> Path:
     return data_dir() / NAME
 
 
-def extraction_dir() -> Path:
-    """Where archives are unpacked: ``<work folder>/datasets/dogs-vs-cats`` (not created here)."""
-    return work_dir() / "datasets" / NAME
-
-
 def split_dir(must_exist: bool = False) -> Path:
     """The course's train/validation/test split of the photos: ``<work folder>/dogs-vs-cats-small``.
 
@@ -74,8 +67,6 @@ def split_dir(must_exist: bool = False) -> Path:
     """
     folder = work_dir() / SPLIT_NAME
     if must_exist:
-        from . import split  # imported here: split imports this module
-
         split.check_course_split(folder)
     return folder
 
@@ -89,10 +80,6 @@ def course_split(make: bool = True) -> Path:
     says so in one line. Another or an unfinished split in that folder is never replaced: split.SplitError says
     what to do.
     """
-    import time
-
-    from . import split  # imported here: split imports this module
-
     folder = split_dir()
     try:
         split.check_course_split(folder)
@@ -100,61 +87,14 @@ def course_split(make: bool = True) -> Path:
         if not make:
             raise
         started = time.perf_counter()
-        request = dict(split.COURSE_REQUEST)
-        result = split.make_split(find_source(), folder, request.pop("train"), request.pop("validation"),
-                                  request.pop("test"), seed=request.pop("seed"))
+        result = split.make_split(find_source(), folder, **split.COURSE_REQUEST)
         print(f"no split in {folder.name}/ yet: made the course's split, the photos notebook 04 chooses "
               f"({sum(n for counts in result.counts.values() for n in counts.values()):,} photos, "
               f"{time.perf_counter() - started:.0f} s)")
     return folder
 
 
-# --- the two layouts -----------------------------------------------------------------------------------------------
-
-
-def _natural_key(name: str) -> list:
-    # cat.2 sorts before cat.10, so the order (and with it a seeded draw) is the same on every file system.
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
-
-
-def _is_image_name(name: str) -> bool:
-    # Hidden files include macOS' "._cat.1.jpg" resource forks, which are not images.
-    return not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES
-
-
-def list_photos(folder: str | os.PathLike) -> list[tuple[Path, str]]:
-    """The photos in a Dogs vs. Cats source folder as ``(path, class_name)`` pairs, class "cat" or "dog".
-
-    Reads either layout: Kaggle's flat ``cat.N.jpg`` / ``dog.N.jpg``, or one folder per class (Microsoft's ``Cat/``
-    and ``Dog/``; ``cats/`` and ``dogs/`` too, any case). Only files with an image suffix count, so ``Thumbs.db`` and
-    read-me files are left out; whether a file really is an image is checked later, by the split. Sorted by class,
-    then naturally by name. Raises ValueError when a class has two folders (``Cat/`` and ``cats/``), since which one
-    is meant would be a guess.
-    """
-    folder = Path(folder)
-    entries = sorted((entry for entry in folder.iterdir() if not entry.name.startswith(".")), key=lambda p: p.name)
-    class_folders: dict[str, Path] = {}
-    for entry in entries:
-        name = _CLASS_FOLDERS.get(entry.name.lower())
-        if name and entry.is_dir():
-            if name in class_folders:
-                both = f"{class_folders[name].name}, {entry.name}"
-                raise ValueError(f"{folder} has two folders for class {name!r}: {both}")
-            class_folders[name] = entry
-    if class_folders:
-        pairs = [
-            (path, name)
-            for name, sub in class_folders.items()
-            for path in sub.iterdir()
-            if _is_image_name(path.name) and path.is_file()
-        ]
-    else:
-        pairs = [
-            (path, match.group(1).lower())
-            for path in entries
-            if _is_image_name(path.name) and (match := _FLAT_NAME.match(path.name)) and path.is_file()
-        ]
-    return sorted(pairs, key=lambda pair: (pair[1], _natural_key(pair[0].name)))
+# --- unpacking -----------------------------------------------------------------------------------------------------
 
 
 def _image_root(folder: Path, depth: int = 2) -> Path | None:
@@ -174,12 +114,9 @@ def _image_root(folder: Path, depth: int = 2) -> Path | None:
     return None
 
 
-# --- unpacking -----------------------------------------------------------------------------------------------------
-
-
 def _is_image_member(info: zipfile.ZipInfo) -> bool:
     parts = PurePosixPath(info.filename.replace("\\", "/")).parts
-    return (not info.is_dir() and bool(parts) and _is_image_name(parts[-1])
+    return (not info.is_dir() and bool(parts) and is_image_name(parts[-1])
             and not any(p.startswith(".") or p == "__MACOSX" for p in parts))
 
 
@@ -191,11 +128,6 @@ def _zip_fingerprint(archive: zipfile.ZipFile) -> str:
     return digest.hexdigest()
 
 
-def _zip_image_count(archive: Path) -> int:
-    with zipfile.ZipFile(archive) as opened:
-        return sum(1 for info in opened.infolist() if _is_image_member(info))
-
-
 def archive_photo_counts(archive: str | os.PathLike) -> dict[str, int] | None:
     """Photos per class in an archive, read from its directory without unpacking; None for Kaggle's competition
     zip, whose photos sit in a ``train.zip`` inside it. Raises zipfile.BadZipFile for a broken archive."""
@@ -205,13 +137,8 @@ def archive_photo_counts(archive: str | os.PathLike) -> dict[str, int] | None:
     if any(PurePosixPath(info.filename).name == "train.zip" for info in infos):
         return None
     for info in infos:
-        if _is_image_member(info):
-            parts = PurePosixPath(info.filename.replace("\\", "/")).parts
-            by_folder = [_CLASS_FOLDERS[p.lower()] for p in parts[:-1] if p.lower() in _CLASS_FOLDERS]
-            match = _FLAT_NAME.match(parts[-1])
-            label = by_folder[-1] if by_folder else (match.group(1).lower() if match else None)
-            if label:
-                counts[label] += 1
+        if _is_image_member(info) and (label := photo_class(PurePosixPath(info.filename.replace("\\", "/")).parts)):
+            counts[label] += 1
     return counts
 
 
@@ -246,19 +173,11 @@ def _finished_extraction(target: Path, fingerprint: str) -> Path | None:
 
 
 def _move_into_place(partial: Path, target: Path, fingerprint: str) -> None:
+    if target.exists() and not (target / _MARKER).is_file():
+        raise FileExistsError(
+            f"{target} exists but was not unpacked by the course (it has no {_MARKER}); move it away and retry")
     try:
-        if target.exists():
-            if not (target / _MARKER).is_file():
-                raise FileExistsError(
-                    f"{target} exists but was not unpacked by the course (it has no {_MARKER}); move it away and retry"
-                )
-            # An extraction of an older version of the archive: ours to replace.
-            stale = fresh_dir(target.parent, f".{target.name}.stale-")
-            os.replace(target, stale / target.name)
-            os.rename(partial, target)
-            shutil.rmtree(stale, ignore_errors=True)
-        else:
-            os.rename(partial, target)
+        replace_folder(partial, target)  # an existing target is an extraction of an older archive: ours to replace
     except OSError:
         # Another process may have finished the same extraction first; then its result is as good as ours.
         if _finished_extraction(target, fingerprint) is None:
@@ -266,17 +185,17 @@ def _move_into_place(partial: Path, target: Path, fingerprint: str) -> None:
         shutil.rmtree(partial, ignore_errors=True)
 
 
-def extract(archive: str | os.PathLike, target: str | os.PathLike | None = None) -> Path:
+def _extract(archive: str | os.PathLike, target: str | os.PathLike | None = None) -> Path:
     """Unzip a Dogs vs. Cats archive and return the folder of photos inside the extraction.
 
-    ``target`` defaults to ``extraction_dir() / <archive name without .zip>``. Only image files are unpacked, into a
-    hidden sibling folder that is renamed to ``target`` once complete and carries a marker naming the archive's
-    contents: an interrupted run therefore never leaves a folder that passes for finished (the next run deletes
-    its leftovers), and an unchanged archive is not unpacked twice. Raises zipfile.BadZipFile for a broken archive
+    ``target`` defaults to ``<work folder>/datasets/dogs-vs-cats/<archive name without .zip>``. Only image files are
+    unpacked, into a hidden sibling folder that is renamed to ``target`` once complete and carries a marker naming
+    the archive's contents: an interrupted run therefore never leaves a folder that passes for finished (the next
+    run deletes its leftovers), and an unchanged archive is not unpacked twice. Raises zipfile.BadZipFile for a broken archive
     and ValueError when it holds no cat and dog photos.
     """
     archive = Path(archive).resolve()
-    target = Path(target) if target is not None else extraction_dir() / archive.name.removesuffix(".zip")
+    target = Path(target) if target is not None else work_dir() / "datasets" / NAME / archive.name.removesuffix(".zip")
     with zipfile.ZipFile(archive) as opened:
         fingerprint = _zip_fingerprint(opened)
         found = _finished_extraction(target, fingerprint)
@@ -330,7 +249,8 @@ def _look_in(place: Path) -> tuple[Path | None, str]:
             continue
         archive = place / archive_name
         try:
-            unfinished = archive.is_file() and len(list_photos(root)) < _zip_image_count(archive)
+            in_archive = sum((archive_photo_counts(archive) or {}).values()) if archive.is_file() else 0
+            unfinished = len(list_photos(root)) < in_archive
         except (OSError, ValueError, zipfile.BadZipFile):
             unfinished = False
         if unfinished:
@@ -342,7 +262,7 @@ def _look_in(place: Path) -> tuple[Path | None, str]:
         if not archive.is_file():
             continue
         try:
-            return extract(archive), ""
+            return _extract(archive), ""
         except (OSError, ValueError, zipfile.BadZipFile) as error:
             notes.append(f"{archive} could not be used: {error}")
             warnings.warn(f"{archive} could not be used: {error}", stacklevel=3)
@@ -357,7 +277,7 @@ def find_source(
     """A folder of raw Dogs vs. Cats photos, in either layout that :func:`list_photos` reads.
 
     Looks in :func:`source_dir` for an unzipped ``train/`` or ``PetImages/`` folder, then ``train.zip``, Kaggle's
-    full ``dogs-vs-cats.zip`` or Microsoft's ``kagglecatsanddogs_5340.zip`` (unpacked into :func:`extraction_dir`).
+    full ``dogs-vs-cats.zip`` or Microsoft's ``kagglecatsanddogs_5340.zip`` (unpacked into the work folder).
     When there is none and ``download`` is true, it downloads one there first, see :func:`download_archive`.
 
     Raises DatasetNotFoundError, listing everything tried, when nothing worked.
@@ -368,7 +288,7 @@ def find_source(
     tried = [note]
     if download:
         try:
-            return extract(download_archive(kaggle_runner=kaggle_runner, fetch=fetch))
+            return _extract(download_archive(kaggle_runner=kaggle_runner, fetch=fetch))
         except DatasetNotFoundError as error:
             tried.extend(error.tried)
             raise _not_found(tried, error.offline) from None
@@ -393,7 +313,7 @@ def _not_found(tried: list[str], offline: bool = False) -> DatasetNotFoundError:
 # --- downloading ---------------------------------------------------------------------------------------------------
 
 
-def kaggle_credentials() -> str | None:
+def _kaggle_credentials() -> str | None:
     """Where the Kaggle API will find credentials (a description), or None when it will find none.
 
     Checks what the ``kaggle`` package reads: ``KAGGLE_USERNAME`` with ``KAGGLE_KEY``, ``KAGGLE_API_TOKEN``, and
@@ -412,7 +332,7 @@ def kaggle_credentials() -> str | None:
     return None
 
 
-def run_kaggle(args: Sequence[str]) -> None:
+def _run_kaggle(args: Sequence[str]) -> None:
     """Run the Kaggle command line with ``args`` (its progress shows).
 
     Raises FileNotFoundError when neither the ``kaggle`` command nor the package is installed, and RuntimeError when
@@ -433,7 +353,7 @@ def run_kaggle(args: Sequence[str]) -> None:
 
 
 def _with_kaggle(runner: KaggleRunner, place: Path) -> tuple[Path | None, str]:
-    credentials = kaggle_credentials()
+    credentials = _kaggle_credentials()
     if credentials is None:
         return None, (
             "Kaggle API: no credentials. Create a token at https://www.kaggle.com/settings (API > Create New Token) "
@@ -467,13 +387,13 @@ def download_archive(*, kaggle_runner: KaggleRunner | None = None, fetch: Fetch 
 
     Tries Kaggle's ``train.zip`` (about 545 MB) through the Kaggle API, which needs credentials and the competition
     rules accepted, then Microsoft's PetImages archive (about 790 MB; resumable). ``kaggle_runner`` (default
-    :func:`run_kaggle`) and ``fetch`` (default :func:`course_utils.download.download`) are the only calls that
+    :func:`_run_kaggle`) and ``fetch`` (default :func:`course_utils.download.download`) are the only calls that
     touch the network; tests pass stand-ins. Raises DatasetNotFoundError listing what was tried.
     """
     place = source_dir()
     place.mkdir(parents=True, exist_ok=True)
     tried = []
-    archive, note = _with_kaggle(kaggle_runner or run_kaggle, place)
+    archive, note = _with_kaggle(kaggle_runner or _run_kaggle, place)
     if archive is not None:
         return archive
     tried.append(note)

@@ -1,17 +1,20 @@
-"""Downloading one file: resumable, with a progress bar, checked against its sha256, never half-written.
+"""Downloading one file: resumable, with progress, checked against its sha256, never half-written.
 
 The bytes go to a hidden ``.<name>.partial-download`` beside the target; a later call resumes it with an HTTP
-range request when the server allows, and the file only gets its real name once complete (and checked).
+range request when the server allows, and the file only gets its real name once complete (and checked). Standard
+library only: the data command runs on the base Python.
 """
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
-import shutil
+import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from .files import sha256_of
 
 CHUNK = 1 << 20
 TIMEOUT_S = 60
@@ -26,15 +29,10 @@ class DownloadError(OSError):
         self.offline = offline
 
 
-def sha256_of(path: str | os.PathLike) -> str:
-    """The sha256 of a file, hex."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def partial_path(target: Path) -> Path:
-    """Where the bytes of ``target`` collect while it downloads."""
-    return target.with_name(f".{target.name}.partial-download")
+def _show_progress(description: str, done: int, total: int | None, end: str = "") -> None:
+    """How much of a download is here, on one line of stderr that each call rewrites."""
+    amount = f"{done / 1e6:,.1f} of {total / 1e6:,.1f} MB ({done / total:.0%})" if total else f"{done / 1e6:,.1f} MB"
+    print(f"\r{description}: {amount}", end=end, file=sys.stderr, flush=True)
 
 
 def _open(url: str, start: int):
@@ -63,25 +61,27 @@ def download(url: str, target: str | os.PathLike, sha256: str | None = None, des
     if target.is_file() and (sha256 is None or sha256_of(target) == sha256):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = partial_path(target)
+    partial = target.with_name(f".{target.name}.partial-download")  # kept when interrupted, to resume
     start = partial.stat().st_size if partial.is_file() else 0
     response = _open(url, start)
     if response is not None:
-        from tqdm import tqdm  # the plain text bar: tqdm.auto warns in kernels without ipywidgets
         with response:
             resumed = start and getattr(response, "status", 200) == 206
             length = response.headers.get("Content-Length")
             total = int(length) + (start if resumed else 0) if length else None
-            with open(partial, "ab" if resumed else "wb") as out, tqdm(
-                total=total, initial=start if resumed else 0, unit="B", unit_scale=True, unit_divisor=1024,
-                desc=description or target.name, miniters=1, mininterval=1.0,
-            ) as bar:
+            label, done, shown = description or target.name, (start if resumed else 0), 0.0
+            with open(partial, "ab" if resumed else "wb") as out:
                 try:
                     while chunk := response.read(CHUNK):
                         out.write(chunk)
-                        bar.update(len(chunk))
+                        done += len(chunk)
+                        if time.monotonic() - shown >= 1.0:  # once a second is enough to see it move
+                            _show_progress(label, done, total)
+                            shown = time.monotonic()
                 except (TimeoutError, ConnectionError, urllib.error.URLError, http.client.HTTPException) as error:
                     raise DownloadError(f"{url}: interrupted ({error!r}); run again to resume", offline=True) from None
+                finally:
+                    _show_progress(label, done, total, end="\n")
         if total is not None and (got := partial.stat().st_size) < total:  # the connection closed early
             raise DownloadError(f"{url}: interrupted after {got:,} of {total:,} bytes; run again to resume",
                                 offline=True)
@@ -91,12 +91,3 @@ def download(url: str, target: str | os.PathLike, sha256: str | None = None, des
     os.replace(partial, target)
     return target
 
-
-def copy_in(source: str | os.PathLike, target: str | os.PathLike) -> Path:
-    """Copy a local file to ``target`` the same way: through a hidden partial file, renamed when complete."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = partial_path(target)
-    shutil.copyfile(source, partial)
-    os.replace(partial, target)
-    return target

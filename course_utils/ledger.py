@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
+from .files import write_atomically
 
 RESULTS_DIR_ENV = "COURSE_RESULTS_DIR"
 
@@ -64,28 +64,6 @@ def load(path: Path) -> dict:
 def save(ledger: dict, path: Path) -> None:
     """Write a ledger file in one step (a killed run leaves the old file or the new one, never half of one)."""
     write_atomically(Path(path), json.dumps(ledger, indent=2) + "\n")
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a hidden temporary file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
-            file.write(text)
-        os.chmod(temporary, _file_mode(path))  # mkstemp makes it private; keep the file's own (or usual) mode
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _file_mode(path: Path) -> int:
-    if path.exists():
-        return path.stat().st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""What the training notebooks measure besides accuracy: its uncertainty, and the time of each epoch."""
+"""What the training notebooks measure besides accuracy: its uncertainty and the time of each epoch.
+
+``accuracy_interval`` and ``EpochTimer`` are notebook 05's, from its cells (``course_utils.lessons``)."""
 from __future__ import annotations
 
 import time
@@ -6,28 +8,11 @@ import time
 import keras
 import numpy as np
 
+from . import lessons
 
-def accuracy_interval(accuracy: float, n: int, z: float = 1.96) -> float:
-    """Half-width of the 95% interval (``z`` = 1.96) of an accuracy measured on ``n`` independent examples.
-
-    The normal approximation of the binomial: z·sqrt(p(1-p)/n); about 0.02 at 0.70 on 2,000 photos.
-    """
-    if n <= 0:
-        raise ValueError(f"an accuracy needs at least one example, not n={n}")
-    return float(z * np.sqrt(accuracy * (1 - accuracy) / n))
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """A callback that keeps the wall time of every training epoch in ``seconds`` (validation included)."""
-
-    def on_train_begin(self, logs=None):
-        self.seconds: list[float] = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.started)
+_lesson05 = lessons.load("05", "accuracy_interval", "EpochTimer")
+accuracy_interval = _lesson05["accuracy_interval"]  # z·sqrt(p(1-p)/n): the 95% half-width on n examples
+EpochTimer = _lesson05["EpochTimer"]  # keeps each epoch's wall time in ``seconds``
 
 
 def typical_epoch_seconds(seconds: list[float]) -> float:

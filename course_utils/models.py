@@ -1,49 +1,30 @@
-"""Fast, tested versions of models the notebooks first write inline (tests prove helper = inline)."""
+"""Notebooks 05 and 06's dogs-vs-cats convnet and augmentation, built by the notebooks' own cells
+(``course_utils.lessons``), and 06's model trained for notebooks that run without 06's file."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import keras
-from keras import layers
+
+from . import lessons
+
+SMALLEST_IMAGE = 78  # five 3x3 convolutions and four poolings leave the last convolution a 3x3 input
 
 
-def data_augmentation(seed: int | None = None) -> keras.Sequential:
-    """The book's augmentation stack, as notebook 06 writes it: random horizontal flips, rotations up to ±10% of a
-    turn, zooms up to ±20%.
-
-    Active only in training (``fit``); at inference (``predict``, ``evaluate``) these layers pass images through.
-    """
-    return keras.Sequential([
-        layers.RandomFlip("horizontal", seed=seed),
-        layers.RandomRotation(0.1, seed=seed),
-        layers.RandomZoom(0.2, seed=seed),
-    ], name="data_augmentation")
+def data_augmentation() -> keras.Sequential:
+    """Notebook 06's augmentation layers (random flips, rotations up to ±10% of a turn, zooms up to ±20%), from
+    its cell; active only in training."""
+    return lessons.load("06", "data_augmentation")["data_augmentation"]
 
 
-def cats_dogs_convnet(image_size: int = 180, augmentation: keras.Layer | None = None,
-                      dropout: float | None = None) -> keras.Model:
-    """The book's dogs-vs-cats convnet, as notebooks 05 (plain) and 06 (``augmentation`` in front, ``dropout``
-    before the classifier) write it: Rescaling, five Conv2D (32-64-128-256-256) with four MaxPooling2D, a sigmoid
-    unit that computes in float32 even under a mixed-precision policy.
-
-    Takes 0-255 RGB images of ``image_size`` pixels (at least 78, so the last convolution still has a 3x3 input).
-    """
-    if image_size < 78:
-        raise ValueError(f"image_size must be at least 78 pixels for five 3x3 convolutions and four poolings, "
-                         f"not {image_size}")
-    inputs = keras.Input(shape=(image_size, image_size, 3))
-    x = augmentation(inputs) if augmentation is not None else inputs
-    x = layers.Rescaling(1.0 / 255)(x)
-    for i, filters in enumerate((32, 64, 128, 256, 256)):
-        if i:
-            x = layers.MaxPooling2D(pool_size=2)(x)
-        x = layers.Conv2D(filters, kernel_size=3, activation="relu")(x)
-    x = layers.Flatten()(x)
-    if dropout:
-        x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(1, activation="sigmoid", dtype="float32")(x)  # float32 even under mixed precision
-    name = "cats_dogs_convnet" + ("_augmented" if augmentation is not None else "")
-    return keras.Model(inputs, outputs, name=name)
+def cats_dogs_convnet(image_size: int = 180, augmented: bool = False) -> keras.Model:
+    """The book's dogs-vs-cats convnet for ``image_size`` pixel RGB photos (0-255), as notebook 05 builds it, or
+    with ``augmented`` as notebook 06 builds it (augmentation in front, dropout before the classifier)."""
+    if image_size < SMALLEST_IMAGE:
+        raise ValueError(f"image_size must be at least {SMALLEST_IMAGE} pixels for five 3x3 convolutions and four "
+                         f"poolings, not {image_size}")
+    notebook = "06" if augmented else "05"
+    return lessons.load(notebook, "model", IMAGE_SIZE=image_size, quiet=True)["model"]
 
 
 def train_augmented_convnet(path: str | Path, epochs: int, image_size: int = 180, limits: dict | None = None,
@@ -62,7 +43,7 @@ def train_augmented_convnet(path: str | Path, epochs: int, image_size: int = 180
         keras.utils.set_random_seed(seed)
         datasets = pipeline.split_datasets(dogs_vs_cats.course_split(), image_size, batch_size=32,
                                            limits=limits or {}, seed=seed)
-        model = cats_dogs_convnet(image_size, augmentation=data_augmentation(), dropout=0.5)
+        model = cats_dogs_convnet(image_size, augmented=True)
         model.compile(loss="binary_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
         checkpoint = keras.callbacks.ModelCheckpoint(path, save_best_only=True, monitor="val_loss")
         model.fit(datasets["train"], epochs=epochs, validation_data=datasets["validation"],

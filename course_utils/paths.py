@@ -6,18 +6,12 @@ Two folders matter: the *data folder* (datasets and weights, read; downloads lan
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-import time
 from pathlib import Path
 
 DATA_DIR_ENV = "COURSE_DATA_DIR"
 WORK_DIR_ENV = "COURSE_WORK_DIR"
 DATA_FOLDER = "data"  # in the repository
 OUTSIDE_DATA_FOLDER = "course_data"  # in the current folder when there is no repository (e.g. Colab)
-# Leftovers of a run killed mid-way are recognised by these name parts (see fresh_dir) and removed by later runs.
-_LEFTOVER_MARKS = (".partial-", ".stale-")
-_LEFTOVER_AGE_S = 24 * 3600  # where a leftover's process cannot be checked (Windows), it is removed after a day
 
 
 def repo_root(start: Path | None = None) -> Path | None:
@@ -84,61 +78,3 @@ def keras_home() -> Path:
     """Keras' own folder, as Keras finds it: ``$KERAS_HOME``, else ``~/.keras``."""
     return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
 
-
-def fresh_dir(parent: Path, prefix: str) -> Path:
-    """A new, empty folder ``parent/<prefix><pid>-<random>``, readable like ``parent``.
-
-    For work in progress that becomes a finished folder by a rename: ``prefix`` should contain ``.partial-`` or
-    ``.stale-`` (e.g. ``".train.partial-"``) so that :func:`remove_leftovers` recognises it if the run is killed.
-    tempfile.mkdtemp makes it private (0700); it gets the parent's permissions so that the finished folder does not
-    end up readable only by whoever ran the course first.
-    """
-    folder = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
-    folder.chmod(Path(parent).stat().st_mode & 0o777)
-    return folder
-
-
-def _process_is_gone(pid: int) -> bool | None:
-    """True when no process ``pid`` runs, False when one does, None when this cannot be told (Windows)."""
-    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT there
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # e.g. PermissionError: it exists, under another user
-        return False
-    return False
-
-
-def remove_leftovers(parent: Path, name: str) -> list[Path]:
-    """Delete the hidden ``.<name>.partial-<pid>-*`` / ``.<name>.stale-<pid>-*`` folders and files in ``parent`` that
-    a killed run left behind (their process is gone, or on Windows they are over a day old); return what was removed.
-
-    Only names made by :func:`fresh_dir` (and downloads) for ``name`` match, so nothing else is ever touched; the
-    work in progress of a process that is still running is left alone.
-    """
-    removed = []
-    try:
-        entries = list(Path(parent).iterdir())
-    except OSError:
-        return removed
-    for entry in entries:
-        mark = next((m for m in _LEFTOVER_MARKS if entry.name.startswith(f".{name}{m}")), None)
-        if mark is None:
-            continue
-        pid_text = entry.name[len(f".{name}{mark}"):].split("-", 1)[0]
-        gone = _process_is_gone(int(pid_text)) if pid_text.isdigit() else None
-        if gone is None:
-            try:
-                gone = time.time() - entry.stat().st_mtime > _LEFTOVER_AGE_S
-            except OSError:
-                continue
-        if not gone:
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
-        removed.append(entry)
-    return removed

@@ -16,10 +16,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-SPLITS = ("train", "validation", "test")
+from .split import SPLITS
 
 
-def quiet_options() -> tf.data.Options:
+def _quiet_options() -> tf.data.Options:
     """Options with tf.data's autotuning disabled (see module doc)."""
     options = tf.data.Options()
     options.autotune.enabled = False
@@ -46,7 +46,7 @@ def quiet_array_inputs() -> bool:
 
     @functools.wraps(make_dataset)  # keeps the original reachable as __wrapped__
     def get_tf_dataset(self):
-        return make_dataset(self).with_options(quiet_options())
+        return make_dataset(self).with_options(_quiet_options())
 
     get_tf_dataset.quiet = True
     ArrayDataAdapter.get_tf_dataset = get_tf_dataset
@@ -80,7 +80,7 @@ def image_dataset(folder: str | Path, image_size: int, batch_size: int = 32, shu
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(count))
     if shuffle:
         dataset = dataset.shuffle(count or 2048, seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(2).with_options(quiet_options())
+    return dataset.batch(batch_size).prefetch(2).with_options(_quiet_options())
 
 
 def split_datasets(split_dir: str | Path, image_size: int, batch_size: int = 32,

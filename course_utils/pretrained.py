@@ -7,8 +7,6 @@ book's classifier flattens the base's map (VGG16, as in the book) or averages it
 """
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -16,6 +14,7 @@ from typing import Callable
 import keras
 
 from . import paths
+from .files import copy_atomically
 from .efficientnet_lite import efficientnet_lite0, keras_cache_dir
 
 
@@ -87,9 +86,7 @@ def _stage_local_weights(file_name: str) -> Path | None:
         return None
     target = keras_cache_dir() / file_name
     if not target.is_file() or target.stat().st_size != source.stat().st_size:
-        temporary = target.with_name(f"tmp{os.getpid()}_{file_name}")
-        shutil.copyfile(source, temporary)
-        os.replace(temporary, target)
+        copy_atomically(source, target)
     return target
 
 

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from . import ledger, paths
+from .files import write_atomically
 from .session import PROFILE_ENV, PROFILES
 
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
@@ -284,7 +285,7 @@ def readme_with_table(text: str, table: str, name: str = "README.md", start: str
 
 def update_readme(readme: Path, table: str) -> None:
     """Replace the results table between the README's markers."""
-    ledger.write_atomically(readme, readme_with_table(readme.read_text(encoding="utf-8"), table, readme.name))
+    write_atomically(readme, readme_with_table(readme.read_text(encoding="utf-8"), table, readme.name))
 
 
 def report_differences(differences: list[ledger.Difference], committed_path: str, write_back: bool) -> bool:
@@ -322,7 +323,7 @@ def write_back_all(root: Path, executed: dict[Path, Path], merged: dict) -> None
     texts[root / "results" / "full.json"] = json.dumps(merged, indent=2) + "\n"
     texts[readme] = readme_with_table(readme.read_text(encoding="utf-8"), ledger.as_markdown(merged))
     for path, text in texts.items():
-        ledger.write_atomically(path, text)
+        write_atomically(path, text)
 
 
 SEEDS_PARAMETER = "SEED"  # the notebooks' seed parameter, set by --seeds
@@ -367,7 +368,7 @@ def record_seed_runs(root: Path, this_run: dict) -> None:
     text = readme.read_text(encoding="utf-8") if readme.exists() else ""
     if SEEDS_START in text and SEEDS_END in text:
         table = ledger.spread_markdown(ledger.load_seed_runs(seeds))
-        ledger.write_atomically(readme, readme_with_table(text, table, readme.name, SEEDS_START, SEEDS_END))
+        write_atomically(readme, readme_with_table(text, table, readme.name, SEEDS_START, SEEDS_END))
 
 
 def run_seeds(profile: str, wanted: list[str], seeds: list[int], parameters: dict, progress: str = "auto") -> int:

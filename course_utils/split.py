@@ -2,7 +2,7 @@
 
     python -m course_utils.split SRC DST [--train 1000] [--validation 500] [--test 1000] [--seed 1337] [--force]
 
-SRC is a folder in either layout that :func:`course_utils.dogs_vs_cats.list_photos` reads (Kaggle's ``cat.N.jpg`` /
+SRC is a folder in either layout that :func:`course_utils.photos.list_photos` reads (Kaggle's ``cat.N.jpg`` /
 ``dog.N.jpg``, or ``Cat/`` and ``Dog/`` folders). DST receives ``train/``, ``validation/`` and ``test/``, each with
 ``cat/`` and ``dog/`` holding the requested number of images per class, plus ``manifest.csv`` (file, class, split,
 sha256, source) and ``split.json`` (the request, used to recognise a finished split). The defaults are the book's
@@ -44,13 +44,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageFile
-
-from .dogs_vs_cats import CLASSES as DOGS_VS_CATS_CLASSES, list_photos as list_dogs_vs_cats
-from .paths import fresh_dir, remove_leftovers
+from .files import fresh_dir, remove_leftovers, replace_folder, sha256_of
+from .photos import CLASSES, list_photos
 
 SPLITS = ("train", "validation", "test")
-CLASSES = DOGS_VS_CATS_CLASSES
 DEFAULT_SEED = 1337
 MANIFEST_NAME = "manifest.csv"
 REQUEST_NAME = "split.json"
@@ -95,7 +92,10 @@ class SplitResult:
 def _strict_quiet_pillow() -> Iterator[None]:
     # Global switches, so they are set once around a whole run rather than inside threads. A truncated file must count
     # as broken even if someone let Pillow pad such files (TensorFlow rejects them), and EXIF or size warnings about
-    # files that do decode would flood the output.
+    # files that do decode would flood the output. Pillow is imported here, not with the module: the data command
+    # imports this module (through dogs_vs_cats) on the base Python, which has no Pillow.
+    from PIL import ImageFile
+
     saved = ImageFile.LOAD_TRUNCATED_IMAGES
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
@@ -107,6 +107,10 @@ def _strict_quiet_pillow() -> Iterator[None]:
 
 
 def _problem(data: bytes) -> str | None:
+    """None when ``data`` is a complete image TensorFlow decodes (JPEG, PNG, GIF, BMP), else the reason why not; to be
+    called inside :func:`_strict_quiet_pillow`."""
+    from PIL import Image  # not with the module: see _strict_quiet_pillow
+
     if not data:
         return "empty file"
     try:
@@ -117,15 +121,6 @@ def _problem(data: bytes) -> str | None:
     except Exception as error:  # Pillow raises OSError, SyntaxError, ValueError... for broken files
         return f"does not decode: {error}"
     return None
-
-
-def image_problem(data: bytes) -> str | None:
-    """None when ``data`` is a complete image TensorFlow decodes (JPEG, PNG, GIF, BMP), else the reason why not.
-
-    Not for concurrent use (it sets Pillow's and the warnings module's global switches while it runs).
-    """
-    with _strict_quiet_pillow():
-        return _problem(data)
 
 
 def _checked_counts(**counts: int) -> dict[str, int]:
@@ -141,7 +136,7 @@ def _source_images(source: Path) -> dict[str, list[Path]]:
     if not source.is_dir():
         raise SplitError(f"source folder {source} does not exist" if not source.exists() else f"{source} is a file")
     try:
-        pairs = list_dogs_vs_cats(source)
+        pairs = list_photos(source)
     except (OSError, ValueError) as error:
         raise SplitError(f"cannot read source folder {source}: {error}") from None
     images: dict[str, list[Path]] = {name: [] for name in CLASSES}
@@ -226,14 +221,6 @@ def _refusal(destination: Path, request: dict) -> str:
     )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _untouched_own_split(folder: Path) -> bool:
     """True when every file in ``folder`` is this tool's: its manifest and request, or listed there with that sha256."""
     rows = _read_manifest(folder)
@@ -241,16 +228,13 @@ def _untouched_own_split(folder: Path) -> bool:
         return False
     expected = {row["file"]: row["sha256"] for row in rows}
     for root, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            path = Path(root) / name
-            if path.is_symlink():
-                return False
-        for name in files:
-            path = Path(root) / name
+        if any((Path(root) / name).is_symlink() for name in dirs + files):
+            return False
+        for path in (Path(root) / name for name in files):
             relative = path.relative_to(folder).as_posix()
             if relative in (MANIFEST_NAME, REQUEST_NAME):
                 continue
-            if relative not in expected or _sha256(path) != expected[relative]:
+            if relative not in expected or sha256_of(path) != expected[relative]:
                 return False
     return True
 
@@ -328,28 +312,13 @@ def _install(partial: Path, destination: Path) -> Path | None:
     deleted (a killed run leaves only that, which the next run removes); anything else goes to a visible backup, so
     that nothing of the user's ever sits in a folder that is deleted as a leftover.
     """
-    aside = stale = None
+    backup = None
     if _is_empty_dir(destination):
         destination.rmdir()
-    elif destination.exists() or destination.is_symlink():
-        if not destination.is_symlink() and _untouched_own_split(destination):
-            stale = fresh_dir(destination.parent, f".{destination.name}.stale-")
-            aside = stale / destination.name
-        else:
-            aside = _backup_path(destination)
-        os.rename(destination, aside)
-    try:
-        os.rename(partial, destination)
-    except OSError:
-        if aside is not None:
-            os.rename(aside, destination)
-        if stale is not None:
-            stale.rmdir()
-        raise
-    if stale is not None:
-        shutil.rmtree(stale)
-        return None
-    return aside
+    elif os.path.lexists(destination) and (destination.is_symlink() or not _untouched_own_split(destination)):
+        backup = _backup_path(destination)
+    replace_folder(partial, destination, aside=backup)
+    return backup
 
 
 def make_split(
@@ -430,17 +399,12 @@ def make_split(
                        duplicates=tuple(duplicates), notes=tuple(notes))
 
 
-def is_course_request(train: int, validation: int, test: int, seed: int) -> bool:
-    """True when these counts and seed are the course's split (:data:`COURSE_REQUEST`), the one 05-08 train on."""
-    return dict(train=train, validation=validation, test=test, seed=seed) == COURSE_REQUEST
-
-
 def folder_for(course_folder: str | os.PathLike, train: int, validation: int, test: int, seed: int) -> Path:
     """Where a split of this request belongs: ``course_folder`` for the course's request, else a sibling named
     after the request (``<course_folder>-1000-500-500-seed1337``), so that another request never takes the place
     of the split the later notebooks read."""
     course_folder = Path(course_folder)
-    if is_course_request(train, validation, test, seed):
+    if dict(train=train, validation=validation, test=test, seed=seed) == COURSE_REQUEST:
         return course_folder
     return course_folder.with_name(f"{course_folder.name}-{train}-{validation}-{test}-seed{seed}")
 
@@ -470,14 +434,12 @@ def check_course_split(folder: str | os.PathLike) -> None:
     if request.get("rule") != _RULE_VERSION:
         raise SplitError(f"{folder} was made by an older version of the split tool: run notebook 04 again "
                          f"(it rebuilds the split)")
-    rows = _read_manifest(folder)
-    expected = {split: {name: COURSE_REQUEST[split] for name in CLASSES} for split in SPLITS}
-    if rows is None or _count(rows) != expected or not all((folder / row["file"]).is_file() for row in rows):
+    if _finished(folder, request) is None:
         raise SplitError(f"{folder} is incomplete (files are missing or its manifest is damaged): move it away and "
                          f"run notebook 04 again")
 
 
-def format_result(result: SplitResult) -> str:
+def _format_result(result: SplitResult) -> str:
     """A short report: counts per split and class, the skipped files, and where things are."""
     width = max(len(split) for split in SPLITS)
     lines = [f"{'split':<{width}}  " + "  ".join(f"{name:>5}" for name in CLASSES)]
@@ -524,7 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SplitError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(format_result(result))
+    print(_format_result(result))
     print(f"time: {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -7,12 +7,13 @@ callable, so the unpickler here accepts only the few globals a state dict needs 
 from __future__ import annotations
 
 import collections
-import hashlib
 import os
 import pickle
 from pathlib import Path
 
 import numpy as np
+
+from .files import sha256_of
 
 # The legacy format (torch.save before PyTorch 1.6): five pickles (magic number, protocol version, system info,
 # the object with tensors as persistent references to storages, the sorted storage keys), then each storage as
@@ -158,9 +159,3 @@ def read_torch_checkpoint(path: str | os.PathLike, sha256: str | None = None) ->
             return _read_legacy(file)
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
         raise ValueError(f"{path}: not a readable PyTorch state dict: {exc}") from exc
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    """The SHA-256 of a file, as hex."""
-    with open(path, "rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()

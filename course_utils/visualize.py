@@ -1,27 +1,24 @@
-"""What convnets learn: intermediate activations, filter patterns and Grad-CAM heatmaps.
+"""What convnets learn: intermediate activations, filter patterns and Grad-CAM heatmaps, as notebook 08 draws them.
 
-The three techniques of Chollet's *Deep Learning with Python* (ch. 9 of the 2nd edition, 5.4 of the 1st), written
-for Keras 3 functional models and ``tf.GradientTape``:
+Notebook 08 writes the three techniques of Chollet's *Deep Learning with Python* (ch. 9 of the 2nd edition, 5.4 of
+the 1st) in its own cells, as the book does. This module holds what the notebook uses around those cells: general,
+faster versions for Keras 3 models, and the drawing.
 
-* :func:`activation_model` / :func:`channel_grid_rgb` / :func:`plot_activation_grids`: what each Conv2D / MaxPooling2D
-  layer outputs for one picture, every channel side by side, blank channels in grey;
-* :func:`filter_pattern` / :func:`filter_patterns`: the input each filter responds to most, found by gradient
-  ascent from noise (several filters share one batched pass);
-* :func:`with_linear_output` / :func:`gradcam_heatmap` / :func:`overlay_heatmap`: which part of a picture drove
-  a class decision, from the class score before the softmax (or sigmoid).
+* activations: :func:`plot_activation_grids` shows every channel of a layer's output for one picture
+  (:func:`channel_grid_rgb`), blank channels (:func:`blank_channels`) in grey;
+* filter patterns: :func:`filter_patterns` finds the inputs that several filters respond to most, by gradient ascent
+  from noise in one batched pass; :func:`deprocess_image` makes such an input displayable and :func:`tile_images`
+  lays a stack of them out in one picture;
+* Grad-CAM: :func:`gradcam_heatmap` shows which part of a picture drove a class decision, from the class score
+  before the softmax or sigmoid (:func:`with_linear_output`), for flat and Sequential models and for a pretrained
+  base nested as one layer; :func:`overlay_heatmap` lays the map over the photo.
 
-Notebook 08 writes the book's version of each technique in its cells; these are the tested, faster versions that
-draw the grids (tests/test_lessons_07_08.py shows that they compute the same).
-
-All of them take the layer they look at by name, so the same code serves a small convnet trained from scratch,
-a flat ImageNet classifier and a convolutional base loaded with ``include_top=False``. Layers *inside* a nested
-model (a base used as one layer of a bigger model) are not visible from the outer model: work on the base
-itself for activations and filters; Grad-CAM handles the nested case (see :func:`gradcam_heatmap`).
+The layers looked at are named, so the same code serves a small convnet trained from scratch, an ImageNet
+classifier and a convolutional base loaded with ``include_top=False``.
 """
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Callable, Sequence
 
 import keras
@@ -32,24 +29,16 @@ import tensorflow as tf
 from matplotlib.figure import Figure
 
 __all__ = [
-    "activation_layer_names",
-    "activation_model",
     "blank_channels",
     "channel_grid_rgb",
     "deprocess_image",
-    "filter_pattern",
     "filter_patterns",
     "gradcam_heatmap",
-    "gradcam_heatmap_from_parts",
-    "image_grid",
-    "layer_output_model",
     "overlay_heatmap",
     "plot_activation_grids",
-    "split_model",
+    "tile_images",
     "with_linear_output",
 ]
-
-DEFAULT_LAYER_TYPES = (keras.layers.Conv2D, keras.layers.MaxPooling2D)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -57,16 +46,11 @@ DEFAULT_LAYER_TYPES = (keras.layers.Conv2D, keras.layers.MaxPooling2D)
 # --------------------------------------------------------------------------------------------------------------
 
 
-def layer_output_model(model: keras.Model, layer_name: str) -> keras.Model:
-    """A model from ``model``'s inputs to the output of its layer ``layer_name`` (a feature extractor)."""
-    return keras.Model(model.input, model.get_layer(layer_name).output, name=f"{model.name}_to_{layer_name}")
+def tile_images(images: np.ndarray, per_row: int = 8, margin: int = 0, fill: float = 0) -> np.ndarray:
+    """``images`` (N, H, W) or (N, H, W, C) laid side by side in one array, ``per_row`` to a row, row by row.
 
-
-def image_grid(images: np.ndarray, per_row: int = 8, margin: int = 0, fill=0) -> np.ndarray:
-    """Tile ``images`` (N, H, W) or (N, H, W, C) into one (rows, per_row) grid, row by row.
-
-    ``margin`` pixels of ``fill`` separate the tiles; the last row is padded with ``fill`` too. A grid of fewer
-    images than ``per_row`` is only as wide as it needs to be.
+    ``margin`` pixels of ``fill`` separate the tiles; the last row is padded with ``fill`` too. Fewer images than
+    ``per_row`` make a row only as wide as it needs to be.
     """
     images = np.asarray(images)
     if images.ndim not in (3, 4) or len(images) == 0:
@@ -98,46 +82,9 @@ def _standardize_to_uint8(values: np.ndarray, axes: tuple[int, ...]) -> np.ndarr
     return np.clip(scaled, 0, 255).astype(np.uint8)
 
 
-def _single_image(array: np.ndarray, image_index: int = 0) -> np.ndarray:
-    """One (H, W, C) image from (H, W, C) or from a batch (N, H, W, C)."""
-    array = np.asarray(array)
-    if array.ndim == 4:
-        return array[image_index]
-    if array.ndim == 3:
-        return array
-    raise ValueError(f"expected (H, W, C) or (N, H, W, C), got shape {array.shape}")
-
-
 # --------------------------------------------------------------------------------------------------------------
-# 1. Intermediate activations
+# 1. Intermediate activations (notebook 08 builds the activation model itself)
 # --------------------------------------------------------------------------------------------------------------
-
-
-def _activation_layers(model: keras.Model, layer_types: tuple[type, ...]) -> list[keras.layers.Layer]:
-    layers = [layer for layer in model.layers if isinstance(layer, layer_types)]
-    if not layers:
-        names = ", ".join(t.__name__ for t in layer_types)
-        raise ValueError(
-            f"{model.name} has no top-level {names} layer (layers of a nested model are not visible from the "
-            "outer model: pass the nested model itself)"
-        )
-    return layers
-
-
-def activation_layer_names(model: keras.Model, layer_types: tuple[type, ...] = DEFAULT_LAYER_TYPES) -> list[str]:
-    """Names of ``model``'s top-level layers of ``layer_types``, in the order of :func:`activation_model`'s outputs."""
-    return [layer.name for layer in _activation_layers(model, layer_types)]
-
-
-def activation_model(model: keras.Model, layer_types: tuple[type, ...] = DEFAULT_LAYER_TYPES) -> keras.Model:
-    """A model with ``model``'s inputs and one output per top-level layer of ``layer_types``, in layer order.
-
-    ``activation_model(model).predict(images)`` returns a list of (N, H, W, C) arrays, named by
-    :func:`activation_layer_names`. Augmentation and dropout layers in front run in inference mode, i.e. as
-    identities, so the activations are those of the picture as given.
-    """
-    layers = _activation_layers(model, layer_types)
-    return keras.Model(model.input, [layer.output for layer in layers], name=f"{model.name}_activations")
 
 
 def blank_channels(activation: np.ndarray) -> np.ndarray:
@@ -157,7 +104,8 @@ def channel_grid_rgb(activation: np.ndarray, per_row: int = 16, margin: int = 1,
     uniform grey (``blank_colour``) so they cannot be mistaken for a channel that shows a dark pattern. Channels
     run row by row, ``per_row`` to a row, with ``margin`` white pixels between them; the last row is padded white.
     """
-    activation = np.asarray(activation, dtype=np.float32)  # a bfloat16 model's activations: compare and colour in float32
+    # A bfloat16 model's activations are compared and coloured in float32.
+    activation = np.asarray(activation, dtype=np.float32)
     if activation.ndim == 4:
         if activation.shape[0] != 1:
             raise ValueError(f"channel_grid_rgb shows one image; got a batch of {activation.shape[0]}")
@@ -167,7 +115,7 @@ def channel_grid_rgb(activation: np.ndarray, per_row: int = 16, margin: int = 1,
     tiles = _standardize_to_uint8(activation, axes=(0, 1))
     coloured = matplotlib.colormaps[cmap](np.moveaxis(tiles, -1, 0) / 255.0)[..., :3]
     coloured[blank_channels(activation)] = blank_colour
-    return image_grid(coloured, per_row=per_row, margin=margin, fill=1.0)
+    return tile_images(coloured, per_row=per_row, margin=margin, fill=1.0)
 
 
 def plot_activation_grids(
@@ -182,7 +130,7 @@ def plot_activation_grids(
     """One figure per layer, titled with its name and its count of blank channels, showing
     :func:`channel_grid_rgb` of its activation (blank channels grey).
 
-    ``activations`` are the arrays of ``activation_model(model).predict(...)`` (batches: image ``image_index`` is
+    ``activations`` are the arrays an activation model's ``predict`` returns (batches: image ``image_index`` is
     shown) or single (H, W, C) activations. ``scale`` is the size of one channel tile in inches, so the figures
     stay ``per_row * scale`` inches wide whatever the layer's resolution. ``interpolation`` (matplotlib's) is by
     default "nearest" for a grid drawn larger than its pixels, so that every activation shows as a sharp cell
@@ -194,7 +142,8 @@ def plot_activation_grids(
         raise ValueError(f"{len(names)} names for {len(activations)} activations")
     figures = []
     for name, activation in zip(names, activations):
-        image = _single_image(activation, image_index)
+        image = np.asarray(activation)
+        image = image[image_index] if image.ndim == 4 else image
         grid = channel_grid_rgb(image, per_row=per_row, cmap=cmap)
         tile_h, tile_w = image.shape[:2]
         figure = plt.figure(figsize=(scale * grid.shape[1] / (tile_w + 1), scale * grid.shape[0] / (tile_h + 1)))
@@ -213,54 +162,13 @@ def plot_activation_grids(
 # 2. Filter patterns by gradient ascent
 # --------------------------------------------------------------------------------------------------------------
 
-# One compiled ascent step per (feature extractor, settings): tracing a large model takes seconds, and notebooks
-# call filter_pattern repeatedly on the same extractor. Weak keys so a dropped model frees its steps too (the
-# steps reach the model through a weak reference only, or they would keep their own key alive); a new
-# ``preprocess`` object (a fresh lambda) means a new step.
-_ASCENT_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _ascent_step(feature_extractor: keras.Model, border: int, preprocess: Callable | None) -> Callable:
-    steps = _ASCENT_STEPS.setdefault(feature_extractor, {})
-    key = (border, preprocess)
-    if key in steps:
-        return steps[key]
-    model_ref = weakref.ref(feature_extractor)
-
-    @tf.function
-    def step(images: tf.Tensor, filter_indices: tf.Tensor, step_length: tf.Tensor):
-        with tf.GradientTape() as tape:
-            tape.watch(images)
-            inputs = images if preprocess is None else preprocess(images)
-            activation = model_ref()(inputs, training=False)
-            # Border activations see the edge (or zero padding) rather than the image and would pull the pattern there.
-            h, w = activation.shape[1], activation.shape[2]
-            bh = border if h is None else min(border, (h - 1) // 2)
-            bw = border if w is None else min(border, (w - 1) // 2)
-            activation = activation[:, bh : (-bh or None), bw : (-bw or None), :]
-            # Image i maximises filter filter_indices[i]: the images do not interact, so the gradient of the sum
-            # with respect to image i is that of its own loss, and one batched pass serves them all.
-            chosen = tf.gather(activation, filter_indices, axis=3, batch_dims=1)
-            losses = tf.reduce_mean(chosen, axis=[1, 2])
-            total = tf.reduce_sum(losses)
-        grads = tape.gradient(total, images)
-        # Normalised per image, so each takes a step of the same length whatever its gradient's scale.
-        grads = tf.math.l2_normalize(grads, axis=[1, 2, 3])
-        return images + step_length * grads, losses
-
-    steps[key] = step
-    return step
-
 
 def deprocess_image(image: np.ndarray, crop: int = 0) -> np.ndarray:
     """A float image (H, W, C) or batch (N, H, W, C) made displayable: standardised per image (mean at 128, one
     standard deviation = 64 grey levels), clipped to uint8, and ``crop`` pixels cut from every side."""
     image = np.asarray(image)
-    axes = tuple(range(image.ndim - 3, image.ndim))
-    shown = _standardize_to_uint8(image, axes=axes)
-    if crop:
-        shown = shown[..., crop:-crop, crop:-crop, :]
-    return shown
+    shown = _standardize_to_uint8(image, axes=tuple(range(image.ndim - 3, image.ndim)))
+    return shown[..., crop:-crop, crop:-crop, :] if crop else shown
 
 
 def _pattern_size(feature_extractor: keras.Model, size: int | tuple[int, int] | None) -> tuple[int, int]:
@@ -272,6 +180,34 @@ def _pattern_size(feature_extractor: keras.Model, size: int | tuple[int, int] | 
     if None not in fixed and (height, width) != fixed:
         raise ValueError(f"{feature_extractor.name} takes {fixed[0]}x{fixed[1]} inputs, not {height}x{width}")
     return int(height), int(width)
+
+
+def _ascent_step(feature_extractor: keras.Model, border: int, preprocess: Callable | None) -> Callable:
+    """One compiled gradient-ascent step for a batch of images, image i climbing filter ``filter_indices[i]``:
+    returns the moved images and each image's loss (its filter's mean activation) before the move."""
+
+    @tf.function
+    def step(images: tf.Tensor, filter_indices: tf.Tensor, step_length: tf.Tensor):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            inputs = images if preprocess is None else preprocess(images)
+            activation = feature_extractor(inputs, training=False)
+            # Border activations see the edge (or zero padding) rather than the image and would pull the pattern there.
+            h, w = activation.shape[1], activation.shape[2]
+            bh = border if h is None else min(border, (h - 1) // 2)
+            bw = border if w is None else min(border, (w - 1) // 2)
+            activation = activation[:, bh : (-bh or None), bw : (-bw or None), :]
+            # The images do not interact, so the gradient of the sum with respect to image i is that of its own
+            # loss, and one batched pass serves them all.
+            chosen = tf.gather(activation, filter_indices, axis=3, batch_dims=1)
+            losses = tf.reduce_mean(chosen, axis=[1, 2])
+            total = tf.reduce_sum(losses)
+        grads = tape.gradient(total, images)
+        # Normalised per image, so each takes a step of the same length whatever its gradient's scale.
+        grads = tf.math.l2_normalize(grads, axis=[1, 2, 3])
+        return images + step_length * grads, losses
+
+    return step
 
 
 def filter_patterns(
@@ -287,15 +223,25 @@ def filter_patterns(
     batch_size: int | None = None,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Patterns that maximise several filters at once: image ``i`` is ascended for ``filter_indices[i]``.
+    """The inputs that filters of ``feature_extractor``'s output respond to most: image ``i`` is found by gradient
+    ascent on the mean activation of filter ``filter_indices[i]``.
 
-    Returns ``(images, losses)``: uint8 images (N, H', W', C) as :func:`filter_pattern` makes them and the
-    losses, (N, steps). The images of one batch go through the model together, which on a CPU costs much less
-    than one pass per filter when the model is small for the CPU (measured 2.7x for 8 filters of a small
-    convnet at 64x64, 1.6x for MobileNetV2 at 128x128) but nothing at all for a convnet at 180x180, whose
-    passes are already compute-bound. ``batch_size`` (default: all at once) bounds the memory. Batching does
-    not change the results: the starting images are one draw from ``seed``, cut into chunks, and the first one
-    is the image :func:`filter_pattern` starts from. See :func:`filter_pattern` for the other arguments.
+    Each image starts from grey noise in ``value_range`` (what the model takes: 0..255 when it rescales inside,
+    else give the range and/or a differentiable ``preprocess`` applied inside the ascent) and takes ``steps``
+    steps of L2 length ``step_size * (high - low)``; ``border`` feature-map pixels on each side are left out of
+    the mean. Each step is one forward and one backward pass at ``size`` (an int or (height, width); default: the
+    model's input size if fixed, else 128), so size and steps set the cost. A filter that does not fire at all on
+    the starting noise (a dead ReLU) gets no gradient: its loss stays 0 and its pattern is the noise.
+
+    The images go through the model together, which on a CPU costs much less than one pass per filter when the
+    model is small for the CPU (measured 2.7x for 8 filters of a small convnet at 64x64, 1.6x for MobileNetV2 at
+    128x128) but nothing for a convnet at 180x180, whose passes are already compute-bound. ``batch_size``
+    (default: all at once) bounds the memory without changing the results: the starting images are one draw from
+    ``seed``, cut into chunks, so the first filter's pattern is the same whatever the other filters are.
+
+    Returns ``(images, losses)``: displayable uint8 images (N, H', W', C), standardised by
+    :func:`deprocess_image` with ``crop_fraction`` of the size cut from every side, and each filter's mean
+    activation before each step, (N, steps).
     """
     indices = np.asarray(filter_indices, dtype=np.int32).reshape(-1)
     if indices.size == 0:
@@ -308,8 +254,7 @@ def filter_patterns(
     low, high = value_range
     # Grey with a little noise, as in the book (0.4..0.6 of the input range): a blank-ish canvas the filter can
     # paint on, with enough variation to break the symmetry.
-    rng = np.random.default_rng(seed)
-    noise = rng.uniform(0.4, 0.6, size=(indices.size, height, width, in_channels))
+    noise = np.random.default_rng(seed).uniform(0.4, 0.6, size=(indices.size, height, width, in_channels))
     start = (low + noise * (high - low)).astype(np.float32)
 
     step = _ascent_step(feature_extractor, border, preprocess)
@@ -328,46 +273,6 @@ def filter_patterns(
         images.append(deprocess_image(batch.numpy(), crop=crop))
         losses.append(np.stack(batch_losses, axis=1) if batch_losses else np.zeros((len(batch_indices), 0)))
     return np.concatenate(images), np.concatenate(losses).astype(np.float64)
-
-
-def filter_pattern(
-    feature_extractor: keras.Model,
-    filter_index: int,
-    size: int | tuple[int, int] | None = None,
-    steps: int = 30,
-    step_size: float = 10.0,
-    value_range: tuple[float, float] = (0.0, 255.0),
-    preprocess: Callable | None = None,
-    border: int = 2,
-    crop_fraction: float = 0.125,
-    seed: int = 0,
-) -> tuple[np.ndarray, list[float]]:
-    """The input pattern that filter ``filter_index`` of ``feature_extractor``'s output responds to most.
-
-    Starting from grey noise in ``value_range`` (what the model takes: 0..255 when it rescales inside, else
-    give the range and/or a differentiable ``preprocess`` applied inside the ascent), takes ``steps`` gradient
-    ascent steps of L2 length ``step_size * (high - low)`` on the mean activation of the filter, ``border``
-    feature-map pixels on each side excluded. Each step is one forward and one backward pass at ``size``
-    (an int or (height, width); default: the model's input size if fixed, else 128), so size and steps set the
-    cost; for several filters use :func:`filter_patterns`, which batches them. A filter that does not fire at
-    all on the starting noise (a dead ReLU) gets no gradient: its loss stays 0 and its pattern is the noise.
-
-    Returns the displayable uint8 image (standardised, clipped, ``crop_fraction`` of the size cut from every
-    side) and the loss before each step.
-    """
-    images, losses = filter_patterns(
-        feature_extractor,
-        [filter_index],
-        size=size,
-        steps=steps,
-        step_size=step_size,
-        value_range=value_range,
-        preprocess=preprocess,
-        border=border,
-        crop_fraction=crop_fraction,
-        seed=seed,
-    )
-    return images[0], losses[0].tolist()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -449,54 +354,25 @@ def _heatmap(conv_output: tf.Tensor, grads: tf.Tensor | None) -> np.ndarray:
     return (heatmap / peak if peak > 0 else np.zeros_like(heatmap)).astype(np.float32)
 
 
-def split_model(model: keras.Model, layer_name: str) -> tuple[keras.Model, keras.Model]:
-    """``model`` cut after its top-level layer ``layer_name`` into (conv_model, classifier_model).
+def _run_chain(model: keras.Model, image: tf.Tensor, inner: keras.layers.Layer) -> tuple[tf.Tensor, tf.Tensor]:
+    """(output of the top-level layer ``inner``, predictions) of a chain model (each top-level layer feeds the
+    next), computed by calling its layers in turn.
 
-    For chain models (each top-level layer feeds the next, as in a ``Sequential``-like functional model whose
-    convolutional base is one nested layer): the layers are re-applied to fresh inputs, sharing their weights
-    with ``model``. ``conv_model`` maps the inputs to the layer's output, ``classifier_model`` that output to
-    the predictions.
+    A base nested in ``model`` as one layer has an ``output`` tensor of its own graph, not of ``model``'s, so
+    ``keras.Model(model.inputs, base.output)`` cannot be built; calling the layers one by one reaches it.
     """
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ValueError("split_model handles models with one input and one output")
-    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    names = [layer.name for layer in layers]
-    if layer_name not in names:
-        raise ValueError(f"{model.name} has no top-level layer {layer_name!r}")
-    cut = names.index(layer_name) + 1
-
-    def chain(inputs, part, name):
-        x = inputs
+    x = image
+    inner_output = None
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
         try:
-            for layer in part:
-                x = layer(x)
+            x = layer(x, training=False)
         except Exception as error:  # a merge layer (Add, Concatenate...) means the model is no chain
             raise ValueError(f"{model.name} is not a chain of single-input layers at {layer.name!r}") from error
-        return keras.Model(inputs, x, name=name)
-
-    conv_inputs = keras.Input(shape=model.inputs[0].shape[1:], dtype=model.inputs[0].dtype)
-    conv_model = chain(conv_inputs, layers[:cut], f"{model.name}_to_{layer_name}")
-    head_inputs = keras.Input(shape=conv_model.outputs[0].shape[1:])
-    classifier_model = chain(head_inputs, layers[cut:], f"{model.name}_after_{layer_name}")
-    return conv_model, classifier_model
-
-
-def gradcam_heatmap_from_parts(
-    conv_model: keras.Model,
-    classifier_model: keras.Model,
-    image: np.ndarray,
-    class_index: int | None = None,
-) -> np.ndarray:
-    """Grad-CAM for a model given in two parts, as in the book: ``conv_model`` (image -> last conv feature map)
-    and ``classifier_model`` (feature map -> predictions). See :func:`gradcam_heatmap` for the rest."""
-    image = _as_batch(image)
-    # Only the classifier part needs recording: the gradient is taken with respect to the feature map.
-    conv_output = tf.convert_to_tensor(conv_model(image, training=False))
-    with tf.GradientTape() as tape:
-        tape.watch(conv_output)
-        score = _class_score(classifier_model(conv_output, training=False), class_index,
-                             _binary_threshold(classifier_model))
-    return _heatmap(conv_output, tape.gradient(score, conv_output))
+        if layer is inner:
+            inner_output = x
+    return inner_output, x
 
 
 def gradcam_heatmap(
@@ -519,19 +395,22 @@ def gradcam_heatmap(
     sigmoid probability, the negative-class logit for a logit); the default class is 1 when a sigmoid output is
     >= 0.5 or a logit output (no activation, as :func:`with_linear_output` makes) is >= 0.
 
-    ``last_conv_layer_name`` names a top-level layer of ``model``. In a flat model (an ImageNet classifier) it
-    is the last convolutional activation; when the convolutional base is nested in ``model`` as one layer, give
-    the base's name: the model is then cut there with :func:`split_model` (it must be a chain of layers), since
-    the base's output is not reachable from the outer model's graph.
+    ``last_conv_layer_name`` names a top-level layer of ``model``: in a flat or Sequential model (an ImageNet
+    classifier) the last convolutional activation; when the convolutional base is nested in ``model`` as one
+    layer, the base's name (``model`` must then be a chain of layers, each feeding the next).
     """
     layer = model.get_layer(last_conv_layer_name)
-    if isinstance(layer, keras.Model):
-        conv_model, classifier_model = split_model(model, last_conv_layer_name)
-        return gradcam_heatmap_from_parts(conv_model, classifier_model, image, class_index)
     image = _as_batch(image)
-    grad_model = keras.Model(model.inputs, [layer.output, model.outputs[0]])  # a Sequential has them once built
     with tf.GradientTape() as tape:
-        conv_output, predictions = grad_model(image, training=False)
+        # Watching the input records every op after it, so the layer's output has a gradient even when no weight
+        # on the way is trainable (a frozen base).
+        tape.watch(image)
+        if isinstance(layer, keras.Model):
+            conv_output, predictions = _run_chain(model, image, layer)
+        else:
+            # A Sequential model has inputs and outputs once built, as any model handed here has been.
+            grad_model = keras.Model(model.inputs, [layer.output, model.outputs[0]])
+            conv_output, predictions = grad_model(image, training=False)
         score = _class_score(predictions, class_index, _binary_threshold(model))
     return _heatmap(conv_output, tape.gradient(score, conv_output))
 

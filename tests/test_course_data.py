@@ -1,6 +1,7 @@
 """The data folder, MNIST, downloads and the data command, against a stand-in web server on 127.0.0.1."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
@@ -12,15 +13,16 @@ import numpy as np
 import pytest
 
 from course_utils import course_data, dogs_vs_cats, mnist_data, paths
-from course_utils.download import DownloadError, download, partial_path
+from course_utils.download import DownloadError, download
 from local_server import serve
 
 REPO = Path(__file__).resolve().parent.parent
+MNIST_COUNTS = course_data.MNIST_LABEL_COUNTS
 
 
-def fake_mnist(train_counts=mnist_data.TRAIN_COUNTS, test_counts=mnist_data.TEST_COUNTS):
-    y_train = np.repeat(np.arange(10), train_counts).astype("uint8")
-    y_test = np.repeat(np.arange(10), test_counts).astype("uint8")
+def fake_mnist(train_counts=MNIST_COUNTS["train"], test_counts=MNIST_COUNTS["test"], label_type="uint8"):
+    y_train = np.repeat(np.arange(10), train_counts).astype(label_type)
+    y_test = np.repeat(np.arange(10), test_counts).astype(label_type)
     return ((np.zeros((len(y_train), 28, 28), "uint8"), y_train), (np.zeros((len(y_test), 28, 28), "uint8"), y_test))
 
 
@@ -42,6 +44,14 @@ def photos_zip() -> bytes:
             for i in range(3):
                 archive.writestr(f"PetImages/{folder}/{i}.jpg", b"\xff\xd8 not decoded here")
     return buffer.getvalue()
+
+
+def point_catalogue_at(monkeypatch, name: str, url: str, sha256: str | None) -> None:
+    """Make the data catalogue fetch ``name`` from ``url``, checked against ``sha256``."""
+    items = tuple(dataclasses.replace(item, url=url, sha256=sha256) if item.name == name else item
+                  for item in course_data.FILES)
+    monkeypatch.setattr(course_data, "FILES", items)
+    monkeypatch.setattr(course_data, "_BY_NAME", {item.name: item for item in items})
 
 
 @pytest.fixture
@@ -87,35 +97,40 @@ def test_work_dir_choices(tmp_path, monkeypatch):
 
 def test_committed_files_are_found_whatever_the_data_folder(data):
     """The elephant photo is in the repository: every learner gets the same bytes, with or without a data folder."""
-    photo = course_data.local_file("images/african_elephants.jpg")
+    photo = course_data._find_locally("images/african_elephants.jpg")
     assert photo == REPO / "data" / "images" / "african_elephants.jpg"
     assert course_data.fetch("images/african_elephants.jpg") == photo
     item = next(item for item in course_data.FILES if item.name == "images/african_elephants.jpg")
     assert sha256(photo.read_bytes()) == item.sha256 and photo.stat().st_size == item.size
     (data / "images").mkdir()
     (data / "images" / "african_elephants.jpg").write_bytes(b"a learner's own copy")
-    assert course_data.local_file("images/african_elephants.jpg") == data / "images" / "african_elephants.jpg"
+    assert course_data._find_locally("images/african_elephants.jpg") == data / "images" / "african_elephants.jpg"
 
 
 def test_downloads_in_the_repository_do_not_stand_in_for_another_data_folder(data):
     """Only committed files come from the repository's data/; what was downloaded there is not looked at when
     COURSE_DATA_DIR names another folder."""
-    assert paths.local_file("mnist.npz") is None and course_data.local_file("mnist.npz") is None
-    assert "mnist.npz" in course_data.missing()
+    assert paths.local_file("mnist.npz") is None and course_data._find_locally("mnist.npz") is None
+    assert "mnist.npz" in course_data._missing()
 
 
 # --- MNIST ---------------------------------------------------------------------------------------------------------
 
 
-def test_check_mnist_accepts_mnist_and_rejects_others():
-    mnist_data.check_mnist(fake_mnist())
-    wrong = list(mnist_data.TRAIN_COUNTS)
+def test_mnist_is_recognised_by_shapes_and_label_counts_whoever_rebuilt_it(tmp_path):
+    path = tmp_path / "mnist.npz"
+    for label_type in ("uint8", "int64"):  # Keras' labels, and those of a copy rebuilt with another tool
+        path.write_bytes(npz_bytes(fake_mnist(label_type=label_type)))
+        assert course_data.mnist_problem(path) is None
+    wrong = list(MNIST_COUNTS["train"])
     wrong[0], wrong[1] = wrong[0] + 1, wrong[1] - 1
-    with pytest.raises(ValueError, match="label counts"):
-        mnist_data.check_mnist(fake_mnist(wrong))
+    path.write_bytes(npz_bytes(fake_mnist(wrong)))
+    assert "train label counts" in course_data.mnist_problem(path)
     (xt, yt), test = fake_mnist()
-    with pytest.raises(ValueError, match="shapes"):
-        mnist_data.check_mnist(((xt[:, :27], yt), test))
+    path.write_bytes(npz_bytes(((xt[:, :27], yt), test)))
+    assert "shapes" in course_data.mnist_problem(path)
+    path.write_bytes(b"truncated")
+    assert course_data.mnist_problem(path).startswith(f"{path} does not hold MNIST (")
 
 
 def test_load_mnist_from_the_data_folder(data):
@@ -135,15 +150,14 @@ def test_load_mnist_from_the_data_folder(data):
 def test_load_mnist_downloads_into_the_data_folder_and_checks_the_hash(data, monkeypatch):
     content = npz_bytes(fake_mnist())
     with serve({"/mnist.npz": content}) as site:
-        monkeypatch.setattr(mnist_data, "URL", f"{site.url}/mnist.npz")
-        monkeypatch.setattr(mnist_data, "SHA256", sha256(content))
+        point_catalogue_at(monkeypatch, "mnist.npz", f"{site.url}/mnist.npz", sha256(content))
         (x_train, y_train), _ = mnist_data.load_mnist()
         assert x_train.shape == (60000, 28, 28) and (data / "mnist.npz").read_bytes() == content
         mnist_data.load_mnist()
         assert len(site.requests) == 1  # the second call reads the file
 
         (data / "mnist.npz").unlink()
-        monkeypatch.setattr(mnist_data, "SHA256", "0" * 64)
+        point_catalogue_at(monkeypatch, "mnist.npz", f"{site.url}/mnist.npz", "0" * 64)
         with pytest.raises(ValueError, match="sha256"):
             mnist_data.load_mnist()
     assert sorted(p.name for p in data.iterdir()) == []  # the bad download is not kept
@@ -154,16 +168,16 @@ def test_load_mnist_downloads_into_the_data_folder_and_checks_the_hash(data, mon
 
 def test_an_interrupted_download_resumes_where_it_stopped(tmp_path):
     content = os.urandom(3 * 1024 * 1024 + 17)
-    target = tmp_path / "big.zip"
+    target, partial = tmp_path / "big.zip", tmp_path / ".big.zip.partial-download"
     with serve({"/big.zip": content}) as site:
         site.cut_after = 1024 * 1024
         with pytest.raises(DownloadError, match="run again to resume"):
             download(f"{site.url}/big.zip", target, sha256=sha256(content))
-        assert not target.exists() and partial_path(target).stat().st_size == 1024 * 1024
+        assert not target.exists() and partial.stat().st_size == 1024 * 1024
         site.cut_after = None
         assert download(f"{site.url}/big.zip", target, sha256=sha256(content)) == target
         assert site.requests[-1] == ("/big.zip", f"bytes={1024 * 1024}-")
-    assert target.read_bytes() == content and not partial_path(target).exists()
+    assert target.read_bytes() == content and not partial.exists()
 
 
 def test_download_errors_say_which_url_and_whether_offline(tmp_path):
@@ -206,7 +220,6 @@ def stand_in_sources(site, monkeypatch) -> dict[str, bytes]:
                                    item.optional))
     monkeypatch.setattr(course_data, "FILES", tuple(replaced))
     monkeypatch.setattr(course_data, "_BY_NAME", {item.name: item for item in replaced})
-    monkeypatch.setattr(mnist_data, "SHA256", sha256(files["/mnist.npz"]))
     monkeypatch.setattr(dogs_vs_cats, "PETIMAGES_URL", site.url + "/PetImages.zip")
     return files
 
@@ -223,7 +236,7 @@ def test_data_command_fetches_everything_once(data, monkeypatch, capsys):
         assert (data / "dogs-vs-cats" / "kagglecatsanddogs_5340.zip").read_bytes() == files["/PetImages.zip"]
         assert not (data / "keras").exists()  # optional files only with --extras
         assert not (data / "images").exists()  # the repository has the photo
-        assert course_data.missing() == [] and course_data.main(["--check"]) == 0
+        assert course_data._missing() == [] and course_data.main(["--check"]) == 0
 
         count = len(site.requests)
         assert course_data.main(["--extras"]) == 0
@@ -273,4 +286,5 @@ def test_data_readme_lists_every_file_with_its_checksum():
         assert f"`{item.name}`" in readme, item.name
         if item.sha256:
             assert item.sha256 in readme, item.name
-    assert dogs_vs_cats.PETIMAGES_URL in readme and mnist_data.URL in readme
+    mnist = next(item for item in course_data.FILES if item.name == course_data.MNIST)
+    assert dogs_vs_cats.PETIMAGES_URL in readme and mnist.url in readme

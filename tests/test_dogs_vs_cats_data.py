@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from course_utils import dogs_vs_cats
-from course_utils.dogs_vs_cats import DatasetNotFoundError, extract, find_source, list_photos
+from course_utils.dogs_vs_cats import DatasetNotFoundError, _extract, find_source, list_photos
 
 
 def jpeg(shade: int) -> bytes:
@@ -181,12 +181,12 @@ def test_interrupted_extraction_leaves_nothing_that_looks_finished(env, monkeypa
 
     monkeypatch.setattr(shutil, "copyfileobj", copy_then_fail)
     with pytest.raises(KeyboardInterrupt):
-        extract(archive, target)
+        _extract(archive, target)
     assert not target.exists()
     assert list(env["work"].iterdir()) == []  # the partial folder is gone too
 
     monkeypatch.setattr(shutil, "copyfileobj", real_copy)
-    found = extract(archive, target)
+    found = _extract(archive, target)
     assert found == target / "train" and len(list_photos(found)) == 6
 
 
@@ -207,7 +207,7 @@ def test_leftovers_of_a_killed_extraction_are_removed_by_the_next_one(env):
     for folder in others:
         folder.mkdir()
 
-    extract(archive, work / "out")
+    _extract(archive, work / "out")
 
     if os.name == "posix":  # on Windows only day-old leftovers are removed
         assert not any(folder.exists() for folder in leftovers)
@@ -220,16 +220,16 @@ def test_folder_without_marker_at_target_is_not_reused_nor_deleted(env):
     (target / "train").mkdir(parents=True)
     (target / "train" / "cat.1.jpg").write_bytes(b"someone else's")
     with pytest.raises(FileExistsError, match="not unpacked by the course"):
-        extract(archive, target)
+        _extract(archive, target)
     assert (target / "train" / "cat.1.jpg").read_bytes() == b"someone else's"
 
 
 def test_changed_archive_is_extracted_again(env):
     archive = write_zip(env["elsewhere"] / "train.zip", kaggle_members(2))
     target = env["work"] / "out"
-    assert len(list_photos(extract(archive, target))) == 4
+    assert len(list_photos(_extract(archive, target))) == 4
     write_zip(archive, kaggle_members(3))
-    assert len(list_photos(extract(archive, target))) == 6
+    assert len(list_photos(_extract(archive, target))) == 6
     assert [p.name for p in env["work"].iterdir()] == ["out"]  # the stale copy was removed
 
 
@@ -238,7 +238,7 @@ def test_members_pointing_outside_stay_inside(env, bad_name):
     members = kaggle_members(2) | {bad_name: jpeg(9)}
     archive = write_zip(env["elsewhere"] / "evil.zip", members)
     target = env["work"] / "deep" / "out"
-    found = extract(archive, target)
+    found = _extract(archive, target)
     assert {p.name for p in found.iterdir()} >= {"cat.1.jpg", "dog.2.jpg"}
     outside = [p for p in env["work"].parent.rglob("*") if p.is_file() and not p.is_relative_to(target)
                and p.suffix == ".jpg" and not p.is_relative_to(env["data"])]
@@ -248,7 +248,7 @@ def test_members_pointing_outside_stay_inside(env, bad_name):
 def test_archive_without_pet_images_is_refused(env):
     archive = write_zip(env["elsewhere"] / "train.zip", {"train/readme.txt": b"nothing"})
     with pytest.raises(ValueError, match="neither"):
-        extract(archive, env["work"] / "out")
+        _extract(archive, env["work"] / "out")
     assert list(env["work"].iterdir()) == []
 
 
@@ -323,13 +323,13 @@ def test_kaggle_download_with_credentials(env, monkeypatch):
 
 
 def test_kaggle_json_counts_as_credentials(env, monkeypatch):
-    assert dogs_vs_cats.kaggle_credentials() is None
+    assert dogs_vs_cats._kaggle_credentials() is None
     (env["home"] / ".kaggle").mkdir()
     (env["home"] / ".kaggle" / "kaggle.json").write_text('{"username": "u", "key": "k"}')
-    assert dogs_vs_cats.kaggle_credentials() == str(env["home"] / ".kaggle" / "kaggle.json")
+    assert dogs_vs_cats._kaggle_credentials() == str(env["home"] / ".kaggle" / "kaggle.json")
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(env["elsewhere"]))
     (env["elsewhere"] / "kaggle.json").write_text("{}")
-    assert dogs_vs_cats.kaggle_credentials() == str(env["elsewhere"] / "kaggle.json")
+    assert dogs_vs_cats._kaggle_credentials() == str(env["elsewhere"] / "kaggle.json")
 
 
 def test_without_kaggle_credentials_petimages_is_downloaded_into_the_data_folder(env):
@@ -393,7 +393,7 @@ def test_run_kaggle_reports_a_missing_install_and_a_failure(monkeypatch):
     monkeypatch.setattr(dogs_vs_cats.shutil, "which", lambda name: None)
     monkeypatch.setattr(dogs_vs_cats.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(FileNotFoundError, match="pip install kaggle"):
-        dogs_vs_cats.run_kaggle(["competitions", "list"])
+        dogs_vs_cats._run_kaggle(["competitions", "list"])
 
     ran = []
 
@@ -404,7 +404,7 @@ def test_run_kaggle_reports_a_missing_install_and_a_failure(monkeypatch):
     monkeypatch.setattr(dogs_vs_cats.shutil, "which", lambda name: "/opt/bin/kaggle")
     monkeypatch.setattr(dogs_vs_cats.subprocess, "run", fake_run)
     with pytest.raises(RuntimeError, match="403 - Forbidden"):
-        dogs_vs_cats.run_kaggle(["competitions", "download", "-c", "dogs-vs-cats"])
+        dogs_vs_cats._run_kaggle(["competitions", "download", "-c", "dogs-vs-cats"])
     assert ran == [["/opt/bin/kaggle", "competitions", "download", "-c", "dogs-vs-cats"]]
 
 

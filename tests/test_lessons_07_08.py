@@ -3,7 +3,9 @@
 - 07: the book's classifier as the book writes it; the multiply-add count against a hand count; and the whole
   notebook with another base (MobileNetV2, whose weights the data folder holds), so that every base that
   ``pretrained.load_base`` accepts also runs through fine-tuning.
-- 08: the book's activation model, gradient-ascent loop and Grad-CAM function against ``course_utils.visualize``.
+- 08: the book's activation model, gradient-ascent loop and Grad-CAM function against what they must compute (the
+  layers called by hand, a rising activation, a model whose evidence is known), and against the faster
+  ``course_utils.visualize`` helpers that draw the notebook's grids.
 """
 import matplotlib
 
@@ -109,10 +111,10 @@ def small_convnet() -> keras.Model:
     inputs = keras.Input((32, 32, 3))
     x = keras.Sequential([layers.RandomFlip("horizontal")], name="augmentation")(inputs)
     x = layers.Rescaling(1 / 255)(x)
-    x = layers.Conv2D(4, 3, activation="relu")(x)
-    x = layers.MaxPooling2D()(x)
-    x = layers.Conv2D(8, 3, activation="relu")(x)
-    x = layers.Flatten()(layers.MaxPooling2D()(x))
+    x = layers.Conv2D(4, 3, activation="relu", name="c1")(x)
+    x = layers.MaxPooling2D(name="p1")(x)
+    x = layers.Conv2D(8, 3, activation="relu", name="c2")(x)
+    x = layers.Flatten()(layers.MaxPooling2D(name="p2")(x))
     outputs = layers.Dense(1, activation="sigmoid")(layers.Dropout(0.5)(x))
     return keras.Model(inputs, outputs)
 
@@ -128,32 +130,69 @@ def lesson08(convnet):
     return lesson_namespace("08", model=convnet)
 
 
-def test_activation_model_inline_equals_helper(lesson08, convnet):
+def test_activation_model_inline_gives_each_conv_and_pool_output(lesson08, convnet):
     images = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
+    assert lesson08["layer_names"] == ["c1", "p1", "c2", "p2"]
     inline = lesson08["activation_model"].predict(images, verbose=0)
-    helper = vis.activation_model(convnet).predict(images, verbose=0)
-    assert lesson08["layer_names"] == vis.activation_layer_names(convnet)
-    assert len(inline) == len(helper) == 4
-    for a, b in zip(inline, helper):
-        np.testing.assert_array_equal(a, b)
+    # By hand: the augmentation is off at inference, then rescaling and the conv/pool stack, layer by layer.
+    x = images * np.float32(1 / 255)
+    by_hand = []
+    for name in ("c1", "p1", "c2", "p2"):
+        x = convnet.get_layer(name)(x)
+        by_hand.append(np.asarray(x))
+    assert [a.shape for a in inline] == [(3, 30, 30, 4), (3, 15, 15, 4), (3, 13, 13, 8), (3, 6, 6, 8)]
+    for a, b in zip(inline, by_hand):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_gradient_ascent_inline_finds_the_helpers_pattern(lesson08):
+def pattern_extractor() -> keras.Model:
     inputs = keras.Input((32, 32, 3))
     x = layers.Rescaling(1 / 255)(inputs)
     x = layers.Conv2D(8, 3, activation="relu")(x)
-    x = layers.Conv2D(16, 3, name="target")(x)  # linear, as the course's pattern layers
-    extractor = keras.Model(inputs, x)
+    return keras.Model(inputs, layers.Conv2D(16, 3)(x))  # linear, as the course's pattern layers
+
+
+def test_gradient_ascent_inline_raises_the_filters_activation(lesson08):
+    extractor = pattern_extractor()
     lesson08["feature_extractor"] = extractor  # the name the notebook's loss function reads
+    start = np.random.default_rng(0).uniform(0.4, 0.6, size=(1, 32, 32, 3)).astype("float32") * 255  # its noise
+
+    def mean_activation(image, index):  # the loss: the filter's mean activation, 2 border pixels left out
+        return float(np.mean(extractor(image[None] if image.ndim == 3 else image)[0, 2:-2, 2:-2, index]))
+
     for index in (0, 5):
-        pattern = lesson08["generate_filter_pattern"](index, size=32, iterations=12)
-        assert pattern.shape == (32, 32, 3) and pattern.dtype == np.float32
-        helper_image, losses = vis.filter_pattern(extractor, index, steps=12)
-        assert losses[-1] > losses[0]  # it climbed
-        inline_image = vis.deprocess_image(pattern, crop=4)  # the helper crops 1/8 of the size per side
-        assert np.abs(inline_image.astype(int) - helper_image.astype(int)).max() <= 2
-        # The raw climb is the same too: its loss is the helper's last one, one step further.
-        assert float(np.mean(extractor(pattern[None])[0, 2:-2, 2:-2, index])) > losses[-1]
+        climbs = [lesson08["generate_filter_pattern"](index, size=32, iterations=n) for n in (4, 12)]
+        assert all(p.shape == (32, 32, 3) and p.dtype == np.float32 for p in climbs)
+        before, after_4, after_12 = (mean_activation(image, index) for image in (start, *climbs))
+        assert before < after_4 < after_12 and after_12 > before + 1.0
+        # The helper that draws the notebook's grids climbs the same way: same start, same steps.
+        helper_images, losses = vis.filter_patterns(extractor, [index], steps=12)
+        np.testing.assert_allclose(losses[0, 0], before, rtol=1e-4, atol=1e-5)
+        assert after_12 > losses[0, -1]  # its last loss is taken before its last step
+        inline_image = vis.deprocess_image(climbs[1], crop=4)  # the helper crops 1/8 of the size per side
+        assert np.abs(inline_image.astype(int) - helper_images[0].astype(int)).max() <= 2
+
+
+def test_gradcam_inline_finds_the_evidence_of_a_colour_detector(lesson08):
+    """A model whose answer is known: channel 0 of a 1x1 convolution is the redness of a pixel, channel 1 its
+    blueness, and the class scores are 4 x their averages. Every location's gradient is then the same, so the
+    class's map is its colour's mask: 1 where the colour is, 0 elsewhere."""
+    inputs = keras.Input((16, 16, 3))
+    conv = layers.Conv2D(2, 1, activation="relu", use_bias=False, name="last_conv")
+    dense = layers.Dense(2)
+    outputs = dense(layers.GlobalAveragePooling2D()(conv(layers.Rescaling(1 / 255)(inputs))))
+    model = keras.Model(inputs, outputs)
+    conv.set_weights([np.array([[[[1, 0], [0, 0], [0, 1]]]], "float32")])
+    dense.set_weights([4 * np.eye(2, dtype="float32"), np.zeros(2, "float32")])
+    image = np.zeros((16, 16, 3), "float32")
+    image[:8, :8, 0] = 255  # red top-left quadrant
+    image[-6:, -6:, 2] = 255  # a smaller blue square bottom-right
+    red, blue = (image[:, :, channel] / 255 for channel in (0, 2))
+    make_gradcam_heatmap = lesson08["make_gradcam_heatmap"]
+    np.testing.assert_allclose(make_gradcam_heatmap(image[None], model, "last_conv", pred_index=0), red, atol=1e-6)
+    np.testing.assert_allclose(make_gradcam_heatmap(image[None], model, "last_conv", pred_index=1), blue, atol=1e-6)
+    # Default: the top class, red (64 red pixels against 36 blue ones).
+    np.testing.assert_allclose(make_gradcam_heatmap(image[None], model, "last_conv"), red, atol=1e-6)
 
 
 def test_gradcam_inline_equals_helper_on_a_small_classifier(lesson08):

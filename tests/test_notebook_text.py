@@ -5,6 +5,9 @@
   and choose the words of their verdicts from them; the book's own figures may be quoted.
 - Solutions: after the Solutions heading, every exercise has at least one executed code cell, none ends in an
   error, and no solution writes a file a later notebook reads or records a metric under the lesson's name.
+- Korean readers: every opening names the sections it follows in the book's 2nd edition, the Korean edition and the
+  dlp2 notes, and links GLOSSARY.md; every glossary term gets its Korean name where a notebook first uses it, and
+  every Korean name written beside an English term is the glossary's.
 """
 from __future__ import annotations
 
@@ -119,3 +122,97 @@ def test_solutions_keep_out_of_what_later_notebooks_read(path):
             if recorded and recorded.group(1) in lesson_metrics:
                 problems.append(f"records the lesson's metric {recorded.group(1)!r}")
     assert not problems, f"{path.name}: " + "; ".join(problems)
+
+
+# Korean readers. The sections each opening names: the 2nd edition's (the Korean edition keeps its numbers) and the
+# dlp2 notes' (numbered differently). The dlp2 notes have no section on interpreting convnets (the book's 9.4).
+SECTIONS = {
+    "01_convolution_arithmetic": (["8.1.1", "8.1.2"], ["9.1.2", "9.1.3"]),
+    "02_mnist_convnet": (["8.1"], ["9.1"]),
+    "03_pooling_and_parameters": (["8.1.2"], ["9.1.3"]),
+    "04_dataset_split": (["8.2.2", "8.2.4"], ["9.2.2", "9.2.4"]),
+    "05_training_from_scratch": (["8.2", "8.2.3", "8.2.4"], ["9.2"]),
+    "06_data_augmentation": (["8.2.5"], ["9.3"]),
+    "07_transfer_learning": (["8.3", "8.3.1", "8.3.2"], ["9.4", "9.4.1", "9.4.2"]),
+    "08_visualizing_convnets": (["9.4"], []),
+}
+GLOSSARY = ROOT / "GLOSSARY.md"
+GLOSSARY_LINK = "](https://github.com/convnets-course/convnets-course/blob/main/GLOSSARY.md)"
+HANGUL = "가-힣"
+# One item of the opening's list of sources ("- **Korean edition**, ...: 8.1.1 합성곱 연산"), with its indented lines.
+SOURCE_ITEM = r"^- \*\*{}\*\*.*(?:\n  .*)*"
+# A Korean name beside an English term: "feature map (특성 맵)", "(정밀도: of the photos ...)" or "특성 맵 (feature map)".
+KOREAN_BESIDE_ENGLISH = re.compile(rf"\(([{HANGUL}][{HANGUL} ]*)[),;:]|([{HANGUL}][{HANGUL} ]*) \([A-Za-z]")
+
+
+def source_item(opening: str, label: str) -> str:
+    found = re.search(SOURCE_ITEM.format(re.escape(label)), opening, re.M)
+    return found.group(0) if found else ""
+
+
+def section_numbers(item: str) -> set[str]:
+    return set(re.findall(r"(?<![\d.])\d+(?:\.\d+)+", item))
+
+
+def glossary() -> dict[str, str]:
+    """English term -> its Korean name, from the rows of GLOSSARY.md's table."""
+    rows = re.findall(r"^\| ([^|]+?) \| ([^|]+?) \| [^|]+ \| [^|]+ \|$", GLOSSARY.read_text(encoding="utf-8"), re.M)
+    return {english: korean for english, korean in rows if english != "English"}
+
+
+def prose(path: Path) -> str:
+    """The markdown a learner reads as running text, whitespace collapsed: no headings, no list of sources in the
+    opening (titles, not uses of a term), no code, math or link targets, no emphasis marks."""
+    chunks = []
+    for cell in cells(path):
+        if cell["cell_type"] != "markdown":
+            continue
+        body = re.sub(SOURCE_ITEM.format("(?:2nd edition|Korean edition|dlp2)"), "", text(cell), flags=re.M)
+        body = re.sub(r"^#.*$", "", body, flags=re.M)
+        body = re.sub(r"```.*?```|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$", " ", body, flags=re.S)
+        chunks.append(re.sub(r"\]\([^)]*\)", "]", body).replace("*", ""))
+    return re.sub(r"\s+", " ", " ".join(chunks))
+
+
+def term_pattern(english: str) -> re.Pattern:
+    """The term as a whole word, singular or plural ("feature maps", "spatial hierarchies")."""
+    word = re.escape(english[:-1]) + "(?:y|ies)" if english.endswith("y") else re.escape(english) + "(?:e?s)?"
+    return re.compile(rf"(?<![\w-]){word}(?![\w-])", re.I)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_opening_names_its_sections_in_the_book_the_korean_edition_and_dlp2(path):
+    opening = text(cells(path)[0])
+    book, dlp2 = SECTIONS[path.stem]
+    english, korean, notes = (source_item(opening, label) for label in ("2nd edition", "Korean edition", "dlp2"))
+    assert english and korean and notes, f"{path.name}: the opening lacks its 2nd edition, Korean edition or dlp2 item"
+    missing = [f"2nd edition {n}" for n in book if n not in section_numbers(english)]
+    missing += [f"Korean edition {n} with its title" for n in book
+                if not re.search(rf"(?<![\d.]){re.escape(n)} [{HANGUL}]", korean)]
+    missing += [f"dlp2 {n}" for n in dlp2 if n not in section_numbers(notes)]
+    assert not missing, f"{path.name}: the opening does not name " + ", ".join(missing)
+    assert GLOSSARY_LINK in opening, f"{path.name}: the opening does not link GLOSSARY.md"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_first_use_of_each_glossary_term_gives_its_korean_name(path):
+    body = prose(path)
+    missing = []
+    for english, korean in glossary().items():
+        first = term_pattern(english).search(body)
+        if first and korean not in body[:first.end() + 40]:  # beside it ("feature map (특성 맵)") or before
+            missing.append(f"{korean} for {body[first.start():first.end() + 30]!r}")
+    assert not missing, f"{path.name}: a first use lacks its Korean name: " + "; ".join(missing)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_korean_names_beside_english_terms_are_the_glossarys(path):
+    written = {(found.group(1) or found.group(2)).strip() for found in KOREAN_BESIDE_ENGLISH.finditer(prose(path))}
+    unknown = sorted(written - set(glossary().values()))
+    assert not unknown, f"{path.name}: Korean names not in GLOSSARY.md (or spelled differently): {unknown}"
+
+
+def test_the_glossary_pairs_every_term_with_a_korean_name():
+    terms = glossary()
+    assert len(terms) >= 40
+    assert all(re.fullmatch(f"[{HANGUL} ]+", korean) for korean in terms.values()), terms

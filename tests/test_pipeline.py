@@ -64,17 +64,44 @@ def test_autotune_is_off(folder):
     assert pipeline.image_dataset(folder, 8).options().autotune.enabled is False
 
 
-def test_a_first_pass_broken_off_early_cannot_truncate_the_dataset_silently(folder):
-    import tensorflow as tf
-
+def test_a_first_pass_broken_off_early_gives_every_photo_or_the_count_error(folder):
+    """On the real tf.data. TensorFlow 2.21 races here: measured over 40 runs, it discarded the partial cache 35
+    times (every photo came) and kept 2 of the 10 photos 5 times (the count check stopped it). The next test makes
+    the second case happen every time."""
     dataset = pipeline.image_dataset(folder, 8, batch_size=1)
-    next(iter(dataset))  # reads a part of the photos before any complete pass
+    next(iter(dataset))  # reads a part of the photos (the prefetch reads a few) before any complete pass
     try:
-        labels = pipeline.to_arrays(dataset)[1]
-    except tf.errors.OpError as error:  # the count check caught a truncated cache
-        assert "expected to contain 10" in str(error)
-    else:  # or tf.data discarded the partial cache: then every photo must be there
-        assert len(labels) == 10
+        images, labels = pipeline.to_arrays(dataset)
+    except tf.errors.OpError as error:
+        assert "expected to contain 10 elements" in str(error)
+    else:  # the very photos a complete first pass gives, in the same order
+        assert labels.tolist() == [0] * 6 + [1] * 4
+        np.testing.assert_array_equal(images, pipeline.to_arrays(pipeline.image_dataset(folder, 8, batch_size=1))[0])
+
+
+def cache_that_keeps_a_partial_pass(dataset: tf.data.Dataset, filename: str = "") -> tf.data.Dataset:
+    """An in-memory cache that always keeps whatever its first reader read, as tf.data's sometimes does."""
+    kept, complete = [], []
+
+    def elements():
+        if kept or complete:
+            yield from kept
+            return
+        for element in dataset.as_numpy_iterator():
+            kept.append(element)
+            yield element
+        complete.append(True)
+
+    return tf.data.Dataset.from_generator(elements, output_signature=dataset.element_spec)
+
+
+def test_a_cache_truncated_by_a_partial_first_pass_is_an_error_not_fewer_photos(folder, monkeypatch):
+    # what tf.data 2.21 does now and then (previous test), here every time
+    monkeypatch.setattr(tf.data.Dataset, "cache", cache_that_keeps_a_partial_pass)
+    dataset = pipeline.image_dataset(folder, 8, batch_size=1)
+    next(iter(dataset))
+    with pytest.raises(tf.errors.OpError, match="expected to contain 10 elements"):  # the count check
+        pipeline.to_arrays(dataset)
 
 
 def test_a_complete_first_pass_makes_partial_reads_safe(folder):

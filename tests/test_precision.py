@@ -81,10 +81,17 @@ def test_start_sets_the_keras_policy_and_says_why(capsys):
     assert "precision:" not in capsys.readouterr().out  # notebooks that never asked print nothing new
 
 
-def test_auto_matches_the_machine():
+@pytest.mark.parametrize("flags, chosen", [
+    ({"avx2", "avx512f", "avx512_bf16"}, "bfloat16"),  # a CPU that computes in bfloat16
+    ({"avx2", "fma", "f16c"}, "float32"),  # one that would emulate it
+])
+def test_auto_reads_the_machine_it_runs_on(monkeypatch, flags, chosen):
+    # start() is given no flags: it must find them itself (cpu_flags reads /proc/cpuinfo), so stand in for the machine
+    monkeypatch.setattr(session, "cpu_flags", lambda cpuinfo="/proc/cpuinfo": set(flags))
+    monkeypatch.setattr(session, "gpu_bfloat16", lambda: None)
     run = session.start("precision_test", "smoke", precision="auto", smoke={})
-    assert run.precision == ("bfloat16" if session.native_bfloat16()[0] else "float32")
-    assert run.precision_reason.startswith("auto: ")
+    assert (run.precision, keras.mixed_precision.global_policy().name) == (chosen, session.KERAS_POLICIES[chosen])
+    assert run.precision_reason.startswith("auto: ") and ("emulated" in run.precision_reason) is (chosen == "float32")
 
 
 @pytest.mark.parametrize("prefix", ["05", "06"])
@@ -120,13 +127,25 @@ def test_benchmark_counts_the_books_multiply_adds():
 
 
 def test_benchmark_times_a_step_and_restores_float32():
-    seconds, model = load_benchmark().seconds_per_step("mixed_bfloat16", 80, batch=2, steps=1)
-    assert seconds > 0 and model.layers[2].compute_dtype == "bfloat16"
+    from types import SimpleNamespace
+
+    benchmark = load_benchmark()
+    # A clock whose three timed steps last 0.5, 1 and 3 s: their median is 1 (mean 1.5, last 3, first 0.5).
+    ticks = iter([0.0, 0.5, 10.0, 11.0, 20.0, 23.0])
+    benchmark.time = SimpleNamespace(perf_counter=lambda: next(ticks))
+    seconds, model = benchmark.seconds_per_step("mixed_bfloat16", 80, batch=2, steps=3)
+    assert seconds == 1.0
+    assert int(model.optimizer.iterations) == 2 + 3  # it trained: two warm-up steps, then the three timed ones
+    assert model.layers[2].compute_dtype == "bfloat16"
     assert keras.mixed_precision.global_policy().name == "float32"
 
 
-def test_precision_accuracy_benchmark_tests_the_best_epoch_and_restores_float32(tmp_path):
+def test_precision_accuracy_benchmark_tests_the_best_epoch_and_restores_float32(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
     from PIL import Image
+
+    from course_utils import measure
 
     rng = np.random.default_rng(0)
     for split, count in (("train", 8), ("validation", 4), ("test", 6)):
@@ -138,9 +157,40 @@ def test_precision_accuracy_benchmark_tests_the_best_epoch_and_restores_float32(
     from course_utils import pipeline
 
     datasets = pipeline.split_datasets(tmp_path, 80, batch_size=32, seed=1)
+    # The clock the epoch timer reads (the `time` of the code that defines it): epoch 1 lasts 5 s (it also builds the
+    # graph), epoch 2 lasts 2 s.
+    ticks = iter([0.0, 5.0, 5.0, 7.0])
+    monkeypatch.setitem(measure.EpochTimer.on_epoch_end.__globals__, "time",
+                        SimpleNamespace(perf_counter=lambda: next(ticks)))
+    # Watch what fit goes through (the weights after each epoch, the validation losses) and which weights are tested.
+    seen = {"weights by epoch": []}
+    fit, evaluate = keras.Model.fit, keras.Model.evaluate
+
+    def watched_fit(model, *args, callbacks=(), **kwargs):
+        keep = keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: seen["weights by epoch"].append(model.get_weights()))
+        history = fit(model, *args, callbacks=[*callbacks, keep], **kwargs)
+        seen["val_loss"] = history.history["val_loss"]
+        return history
+
+    def watched_evaluate(model, *args, **kwargs):
+        seen["tested weights"] = model.get_weights()
+        return evaluate(model, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", watched_fit)
+    monkeypatch.setattr(keras.Model, "evaluate", watched_evaluate)
     row = load_benchmark("precision_accuracy").train_and_test("mixed_bfloat16", seed=1, datasets=datasets, epochs=2,
                                                                folder=tmp_path)
-    assert row["policy"] == "mixed_bfloat16" and row["best epoch"] in (1, 2)
-    assert 0 <= row["test accuracy"] <= 1 and row["± 95%"] > 0 and row["s / epoch"] > 0
+    # One step per epoch; measured with seed 1: validation loss 0.634 after epoch 1, 0.716 after epoch 2.
+    assert seen["val_loss"][0] < seen["val_loss"][1], seen["val_loss"]
+    assert row["policy"] == "mixed_bfloat16" and row["best epoch"] == 1
+    first, last = seen["weights by epoch"]
+    tested_first, tested_last = (all(np.array_equal(x, y) for x, y in zip(seen["tested weights"], epoch, strict=True))
+                                 for epoch in (first, last))
+    assert tested_first and not tested_last, "the weights tested are not epoch 1's checkpoint"
+    # Measured: epoch 1's model (one step) still gives the 6 test photos one class, so 3 are right;
+    # the 95% interval of 0.5 on 6 photos is 1.96 * sqrt(0.5 * 0.5 / 6) = 0.400.
+    assert row["test accuracy"] == 0.5 and row["± 95%"] == pytest.approx(0.4001, abs=1e-4)
+    assert row["s / epoch"] == 2.0  # the epochs after the first one
     assert (tmp_path / "mixed_bfloat16-1.weights.h5").is_file()  # the checkpoint it tested
     assert keras.mixed_precision.global_policy().name == "float32"

@@ -104,19 +104,45 @@ def test_parameter_values_are_json_or_text():
         runner.parse_parameter("EPOCHS")
 
 
-@pytest.mark.parametrize("declared, accepted, refused", [
-    (dict(inferred_type_name="int", default="None"), [3, None], ["3", 2.5, True]),
-    (dict(inferred_type_name="Optional[float]", default="None"), [0.5, 1, None], ["x", False]),
-    (dict(inferred_type_name="None", default="1000"), [500], [None, "500", 0.5]),
-    (dict(inferred_type_name="None", default='"efficientnet_lite0"'), ["vgg16"], [3, None]),
-    (dict(inferred_type_name="None", default="True"), [False], [0, "no"]),
+# A parameters cell that declares a type in each way the notebooks do: annotation, Optional[...], default value.
+DECLARED = ('EPOCHS: int = None\nRATE: Optional[float] = None\nPHOTOS = 1000\nBASE = "efficientnet_lite0"\n'
+            'AUGMENT = True\nX = None')
+
+
+@pytest.fixture(scope="module")
+def declared(tmp_path_factory) -> list[Path]:
+    path = tmp_path_factory.mktemp("declared") / "01_x.ipynb"
+    make_notebook(path, DECLARED, tags={0: ["parameters"]})
+    return [path]
+
+
+@pytest.mark.parametrize("name, value", [
+    ("EPOCHS", 3), ("EPOCHS", None), ("RATE", 0.5), ("RATE", 1), ("RATE", None), ("PHOTOS", 500),
+    ("BASE", "vgg16"), ("AUGMENT", False), ("X", 3), ("X", "text"), ("X", None),
 ])
-def test_declared_types(declared, accepted, refused):
-    types = runner.declared_types(declared)
-    for value in accepted:
-        assert isinstance(value, types) and not (isinstance(value, bool) and bool not in types), value
-    for value in refused:
-        assert not isinstance(value, types) or (isinstance(value, bool) and bool not in types), value
+def test_overrides_of_the_declared_type_are_accepted(declared, name, value):
+    assert runner.check_parameters(declared, {name: value}) is None
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("EPOCHS", "3", '-p EPOCHS="3": 01_x expects int or None'),
+    ("EPOCHS", 2.5, "-p EPOCHS=2.5: 01_x expects int or None"),
+    ("EPOCHS", True, "-p EPOCHS=true: 01_x expects int or None"),  # a bool is an int to isinstance, not here
+    ("RATE", "x", '-p RATE="x": 01_x expects float or int or None'),
+    ("RATE", False, "-p RATE=false: 01_x expects float or int or None"),
+    ("PHOTOS", None, "-p PHOTOS=null: 01_x expects int"),  # the default's type, without None
+    ("PHOTOS", "500", '-p PHOTOS="500": 01_x expects int'),
+    ("PHOTOS", 0.5, "-p PHOTOS=0.5: 01_x expects int"),
+    ("BASE", 3, "-p BASE=3: 01_x expects str"),
+    ("BASE", None, "-p BASE=null: 01_x expects str"),
+    ("AUGMENT", 0, "-p AUGMENT=0: 01_x expects bool"),
+    ("AUGMENT", "no", '-p AUGMENT="no": 01_x expects bool'),
+    ("X", [1, 2], "-p X: 01_x expects a single value, not [1, 2]"),  # declared without a type
+])
+def test_overrides_of_another_type_are_refused(declared, name, value, message):
+    with pytest.raises(runner.UsageError) as refused:
+        runner.check_parameters(declared, {name: value})
+    assert str(refused.value) == message
 
 
 def test_bad_command_lines_are_refused_before_anything_runs(course, capsys):

@@ -1,16 +1,20 @@
-"""tasks.py's environment handling: the interpreter check, the stamp, the lock and a failed venv creation."""
+"""tasks.py's environment handling: the interpreter check, the stamp, the lock and a failed venv creation; the data
+command on the base Python."""
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
 import tasks
+from test_course_data import fake_mnist, npz_bytes
 
 LOCK_LINE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[^=\s]+$")
 
@@ -89,12 +93,72 @@ def test_the_test_command_runs_only_the_paths_it_is_given(monkeypatch):
     monkeypatch.chdir(tasks.ROOT)
     whole = tasks.test_command([])
     assert whole[:4] == ["-m", "pytest", "tests", "notebooks"] and "--nbval-lax" in whole
-    one = tasks.test_command(["tests/test_conv.py", "-k", "pool"])
-    assert "tests" not in one and "notebooks" not in one and one[-3:] == ["tests/test_conv.py", "-k", "pool"]
-    assert "tests" not in tasks.test_command(["tests/test_conv.py::test_x"])
+    one = tasks.test_command(["tests/test_tasks.py", "-k", "pool"])
+    assert "tests" not in one and "notebooks" not in one and one[-3:] == ["tests/test_tasks.py", "-k", "pool"]
+    assert "tests" not in tasks.test_command(["tests/test_tasks.py::test_x"])
     assert tasks.test_command(["-k", "pool"])[2:4] == ["tests", "notebooks"]  # an option's value is not a path
 
 
 def test_an_unknown_command_is_named(capsys):
     assert tasks.main(["tset"]) == 2
     assert "unknown command 'tset'" in capsys.readouterr().err
+
+
+def test_the_data_command_creates_no_environment(monkeypatch):
+    monkeypatch.setattr(tasks, "ensure_environment", lambda *args, **kwargs: pytest.fail("made the environment"))
+    ran = []
+    monkeypatch.setattr(tasks.subprocess, "run",
+                        lambda command, **kwargs: ran.append(command) or subprocess.CompletedProcess(command, 0))
+    assert tasks.main(["data", "--check"]) == 0
+    assert ran == [[sys.executable, "-m", "course_utils.course_data", "--check"]]
+
+
+# The base Python of a fresh machine: -S leaves out site-packages (numpy, Pillow, tqdm, TensorFlow...), -E
+# PYTHONPATH, and the blocked names fail to import even where a stand-in could be found; the current folder, the
+# repository, stays on the path.
+BLOCKED = ("tensorflow", "keras", "numpy", "PIL", "tqdm")
+RUN_MODULE = "import runpy; runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)"
+DOWNLOAD = """
+from pathlib import Path
+from course_utils.download import download
+print(download(Path(sys.argv[1]).as_uri(), sys.argv[2], sha256=sys.argv[3], description="photo"))
+"""
+
+
+def on_the_base_python(script: str, *args: str, data: Path) -> subprocess.CompletedProcess:
+    """Run ``script`` with ``args`` on the base Python, with ``data`` as the data folder."""
+    block = f"import sys; sys.modules.update(dict.fromkeys({BLOCKED!r}))  # `import numpy` raises ImportError\n"
+    env = dict(os.environ, COURSE_DATA_DIR=str(data), COURSE_WORK_DIR=str(data.parent / "work"))
+    return subprocess.run([sys.executable, "-E", "-S", "-c", block + script, *args], cwd=tasks.ROOT, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_data_command_runs_on_the_base_python(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    done = on_the_base_python(RUN_MODULE, "course_utils.course_data", "--help", data=data)
+    assert done.returncode == 0 and "usage: python3 tasks.py data" in done.stdout, done.stderr
+    # Everything present or local, so nothing is downloaded: MNIST rebuilt by another tool (checked by its shapes
+    # and labels, without NumPy), the photos from an archive at hand, the elephant photo from the repository.
+    (data / "mnist.npz").write_bytes(npz_bytes(fake_mnist(label_type="int64")))
+    archive = tmp_path / "train.zip"
+    with zipfile.ZipFile(archive, "w") as opened:
+        for name in ("cat.1.jpg", "cat.2.jpg", "dog.1.jpg"):
+            opened.writestr(f"train/{name}", b"jpeg")
+    done = on_the_base_python(RUN_MODULE, "course_utils.course_data", "--dogs-vs-cats", str(archive), data=data)
+    assert done.returncode == 0, done.stderr
+    assert "ok     mnist.npz (already there, checked)" in done.stdout
+    assert "(copied from" in done.stdout and "2 cats + 1 dogs" in done.stdout
+    assert f"The course data is complete in {data.resolve()}." in done.stdout
+    assert (data / "dogs-vs-cats" / "train.zip").read_bytes() == archive.read_bytes()
+
+
+def test_downloads_run_on_the_base_python(tmp_path):
+    source = tmp_path / "source.bin"
+    source.write_bytes(os.urandom(3 * 1024 * 1024))
+    target = tmp_path / "data" / "copy.bin"
+    done = on_the_base_python(DOWNLOAD, str(source), str(target), hashlib.sha256(source.read_bytes()).hexdigest(),
+                              data=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert target.read_bytes() == source.read_bytes() and done.stdout.strip() == str(target)
+    assert done.stderr.rstrip().endswith("photo: 3.1 of 3.1 MB (100%)")

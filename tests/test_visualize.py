@@ -40,21 +40,17 @@ def small_convnet() -> keras.Model:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def test_activation_model_returns_conv_and_pool_outputs_in_order():
-    model = small_convnet()
-    images = np.random.default_rng(0).uniform(0, 255, (2, SIZE, SIZE, 3)).astype("float32")
-    names = vis.activation_layer_names(model)
-    activations = vis.activation_model(model)(images)
-    assert names == ["c1", "p1", "c2", "p2"]
-    assert [tuple(a.shape) for a in activations] == [(2, 14, 14, 4), (2, 7, 7, 4), (2, 5, 5, 8), (2, 2, 2, 8)]
-    # Only the requested types: here the pooling layers alone.
-    assert vis.activation_layer_names(model, (keras.layers.MaxPooling2D,)) == ["p1", "p2"]
-
-
-def test_activation_model_without_such_layers_says_so():
-    inputs = keras.Input((4,))
-    with pytest.raises(ValueError, match="no top-level"):
-        vis.activation_model(keras.Model(inputs, keras.layers.Dense(2)(inputs)))
+def test_tile_images_layout_margin_and_fill():
+    images = np.repeat(np.arange(1, 6, dtype=np.uint8), 6).reshape(5, 2, 3)  # five 2x3 tiles of values 1..5
+    grid = vis.tile_images(images, per_row=3, margin=1, fill=255)
+    assert grid.shape == (2 * 2 + 1, 3 * 3 + 2) and grid.dtype == np.uint8
+    np.testing.assert_array_equal(grid[0], [1, 1, 1, 255, 2, 2, 2, 255, 3, 3, 3])  # row by row, margins of fill
+    assert np.all(grid[2] == 255)  # the margin between the rows
+    np.testing.assert_array_equal(grid[3], [4, 4, 4, 255, 5, 5, 5, 255, 255, 255, 255])  # last row padded
+    assert vis.tile_images(images[:2], per_row=8).shape == (2, 6)  # no wider than the images need
+    assert vis.tile_images(np.zeros((3, 2, 2, 3)), per_row=2).shape == (4, 4, 3)  # colour tiles
+    with pytest.raises(ValueError, match="non-empty"):
+        vis.tile_images(np.zeros((0, 2, 2)))
 
 
 def test_channel_grid_layout_blank_channels_grey_and_range():
@@ -82,12 +78,19 @@ def test_channel_grid_layout_blank_channels_grey_and_range():
 
 def test_plot_activation_grids_one_titled_figure_per_layer():
     model = small_convnet()
-    image = np.full((1, SIZE, SIZE, 3), 128, "float32")
-    names = vis.activation_layer_names(model)
-    figures = vis.plot_activation_grids(names, vis.activation_model(model)(image), per_row=4, scale=0.5)
+    image = np.random.default_rng(0).uniform(0, 255, (1, SIZE, SIZE, 3)).astype("float32")
+    names = ["c1", "p1", "c2", "p2"]
+    activations = keras.Model(model.input, [model.get_layer(name).output for name in names])(image)
+    figures = vis.plot_activation_grids(names, activations, per_row=4, scale=0.5)
     try:
-        assert [f.axes[0].get_title().split(":")[0] for f in figures] == names
-        assert figures[0].axes[0].get_title().endswith("blank (grey)")
+        titles = [f.axes[0].get_title() for f in figures]
+        blank = [int(vis.blank_channels(np.asarray(a)[0]).sum()) for a in activations]
+        assert titles == [f"{name}: {a.shape[-1]} channels, {k} blank (grey)"
+                          for name, a, k in zip(names, activations, blank)]
+        # Each figure shows its layer's channel grid.
+        shown = [f.axes[0].images[0].get_array() for f in figures]
+        for picture, activation in zip(shown, activations):
+            np.testing.assert_array_equal(picture, vis.channel_grid_rgb(np.asarray(activation), per_row=4))
     finally:
         for figure in figures:
             plt.close(figure)
@@ -117,8 +120,7 @@ def feature_extractor() -> keras.Model:
     inputs = keras.Input((32, 32, 3))
     x = keras.layers.Rescaling(1 / 255)(inputs)
     x = keras.layers.Conv2D(8, 3, activation="relu")(x)
-    x = keras.layers.Conv2D(16, 3, activation="relu", name="target")(x)
-    return vis.layer_output_model(keras.Model(inputs, x), "target")
+    return keras.Model(inputs, keras.layers.Conv2D(16, 3, activation="relu")(x))
 
 
 def live_filters(extractor, count):
@@ -132,11 +134,11 @@ def live_filters(extractor, count):
 
 def test_filter_pattern_climbs_and_is_cropped_uint8(feature_extractor):
     (index,) = live_filters(feature_extractor, 1)
-    image, losses = vis.filter_pattern(feature_extractor, index, steps=12)
-    assert image.dtype == np.uint8 and image.shape == (32 - 2 * 4, 32 - 2 * 4, 3)  # 12.5 % cut per side
-    assert len(losses) == 12
-    assert losses[-1] > 2 * losses[0] + 0.05
-    assert np.all(np.diff(losses) > 0)
+    images, losses = vis.filter_patterns(feature_extractor, [index], steps=12)
+    assert images.dtype == np.uint8 and images.shape == (1, 32 - 2 * 4, 32 - 2 * 4, 3)  # 12.5 % cut per side
+    assert losses.shape == (1, 12)
+    assert losses[0, -1] > 2 * losses[0, 0] + 0.05
+    assert np.all(np.diff(losses[0]) > 0)
 
 
 def test_batched_patterns_climb_and_match_single(feature_extractor):
@@ -145,9 +147,9 @@ def test_batched_patterns_climb_and_match_single(feature_extractor):
     assert images.shape == (3, 24, 24, 3) and losses.shape == (3, 12)
     assert np.all(losses[:, -1] > 2 * losses[:, 0] + 0.05)
     # The first image starts from the same noise as a one-filter call: the same ascent, batched or not.
-    single_image, single_losses = vis.filter_pattern(feature_extractor, indices[0], steps=12)
-    np.testing.assert_allclose(losses[0], single_losses, rtol=1e-3, atol=1e-5)
-    assert np.abs(images[0].astype(int) - single_image).max() <= 2
+    single_images, single_losses = vis.filter_patterns(feature_extractor, indices[:1], steps=12)
+    np.testing.assert_allclose(losses[:1], single_losses, rtol=1e-3, atol=1e-5)
+    assert np.abs(images[:1].astype(int) - single_images).max() <= 2
     # Chunked batches give the same result again.
     _, chunked = vis.filter_patterns(feature_extractor, indices, steps=12, batch_size=2)
     np.testing.assert_allclose(chunked, losses, rtol=1e-3, atol=1e-5)
@@ -155,9 +157,11 @@ def test_batched_patterns_climb_and_match_single(feature_extractor):
 
 def test_filter_pattern_argument_checks(feature_extractor):
     with pytest.raises(ValueError, match="takes 32x32"):
-        vis.filter_pattern(feature_extractor, 0, size=40, steps=1)
+        vis.filter_patterns(feature_extractor, [0], size=40, steps=1)
     with pytest.raises(ValueError, match="filter indices"):
-        vis.filter_pattern(feature_extractor, 16, steps=1)
+        vis.filter_patterns(feature_extractor, [16], steps=1)
+    with pytest.raises(ValueError, match="no filter index"):
+        vis.filter_patterns(feature_extractor, [], steps=1)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -225,19 +229,34 @@ def test_gradcam_on_a_binary_sigmoid_model_with_augmentation():
     np.testing.assert_allclose(vis.gradcam_heatmap(model, image, "last_conv"), positive)
 
 
-def test_gradcam_through_a_nested_base_and_from_parts():
+def test_gradcam_through_a_nested_base_equals_the_flat_model():
+    def pooled_colours(x):  # the base: the colour detector, then a pooling that halves the resolution
+        return keras.layers.MaxPooling2D(name="pooled")(colour_detector(x))
+
     base_inputs = keras.Input((SIZE, SIZE, 3))
-    base = keras.Model(base_inputs, colour_detector(base_inputs), name="conv_base")
+    base = keras.Model(base_inputs, pooled_colours(base_inputs), name="conv_base")
+    base.trainable = False  # frozen, as a pretrained base is for feature extraction
     inputs = keras.Input((SIZE, SIZE, 3))
-    x = base(keras.layers.Rescaling(1 / 255)(inputs))
-    model = keras.Model(inputs, head(x, 2, 4 * np.eye(2), "softmax"))
+    x = keras.layers.RandomFlip("horizontal_and_vertical")(inputs)  # must be off at inference here too
+    x = base(keras.layers.Rescaling(1 / 255)(x))
+    nested = keras.Model(inputs, head(x, 2, 4 * np.eye(2), "softmax"))
+    # The same network with the base's layers at the top level.
+    flat_inputs = keras.Input((SIZE, SIZE, 3))
+    flat = keras.Model(flat_inputs, head(pooled_colours(keras.layers.Rescaling(1 / 255)(flat_inputs)), 2,
+                                         4 * np.eye(2), "softmax"))
     image = two_region_image()
 
-    nested = [vis.gradcam_heatmap(model, image, "conv_base", class_index=k) for k in (0, 1)]
-    assert [peak_quadrant(h) for h in nested] == ["top-left", "bottom-right"]
-    conv_model, classifier_model = vis.split_model(model, "conv_base")
-    parts = vis.gradcam_heatmap_from_parts(conv_model, classifier_model, image, class_index=1)
-    np.testing.assert_allclose(parts, nested[1], atol=1e-6)
+    for k in (0, 1):
+        expected = vis.gradcam_heatmap(flat, image, "pooled", class_index=k)
+        np.testing.assert_allclose(vis.gradcam_heatmap(nested, image, "conv_base", class_index=k), expected,
+                                   atol=1e-6)
+    assert expected.shape == (HALF, HALF)  # the base's output, not its input
+    row, col = np.unravel_index(np.argmax(expected), expected.shape)
+    assert row >= HALF // 2 and col >= HALF // 2  # the blue square, bottom-right
+    # A base nested in a model that is no chain of layers cannot be reached.
+    branch = keras.layers.Add()([base(inputs), inputs[:, ::2, ::2, :2]])
+    with pytest.raises(ValueError, match="not a chain"):
+        vis.gradcam_heatmap(keras.Model(inputs, head(branch, 2, np.eye(2), "softmax")), image, "conv_base")
 
 
 def test_gradcam_without_positive_evidence_is_zero_not_nan():
