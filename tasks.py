@@ -6,8 +6,8 @@
     python3 tasks.py test [ARGS]     # unit tests, learning checks, notebook regression tests (smoke profile)
 
 and conveniences: ``setup`` (only create/update the environment), ``lab`` (open the notebooks in JupyterLab),
-``lock`` (regenerate constraints.txt from the environment; ``lock --upgrade`` first moves it to the newest versions
-pyproject.toml allows).
+``lock`` (regenerate constraints.txt, one lock for every platform, with uv; ``lock --upgrade`` moves it to the
+newest versions pyproject.toml allows).
 
 ``data`` runs with the Python that runs tasks.py (it needs only the standard library); the others create ``.venv``
 on first use and install the course into it with the exact versions of constraints.txt (the lock); they reinstall
@@ -24,6 +24,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -134,7 +135,7 @@ def pip(*args: str) -> None:
     subprocess.run([str(PYTHON), "-m", "pip", *args], check=True, cwd=ROOT)
 
 
-def ensure_environment(use_lock: bool = True) -> None:
+def ensure_environment() -> None:
     """Create ``.venv`` and install the course into it when missing or out of date (see the module doc)."""
     check_python()
     extra = os.environ.get("COURSE_TF", "tf")
@@ -146,52 +147,51 @@ def ensure_environment(use_lock: bool = True) -> None:
     if venv_python_version() != platform.python_version() or not venv_works():
         create_venv()
     STAMP.unlink(missing_ok=True)
-    target = "." if extra == "none" else f".[{extra}]"
-    constraints = ["-c", str(LOCK)] if use_lock else []
+    target = f".[{','.join(INSTALL_EXTRAS if extra == 'none' else (extra, *INSTALL_EXTRAS))}]"
+    constraints = ["-c", str(LOCK)]
     print(f"installing the course into {VENV} ({target}, versions from {LOCK.name}); the first time this downloads "
           "about 1 GB (TensorFlow is most of it) and takes a few minutes ...", flush=True)
     pip("install", "--disable-pip-version-check", *constraints, "pip")
-    upgrade = [] if use_lock else ["--upgrade", "--upgrade-strategy", "eager"]
-    pip("install", "--disable-pip-version-check", *constraints, *upgrade, "-e", target)
+    pip("install", "--disable-pip-version-check", *constraints, "-e", target)
     STAMP.write_text(json.dumps(wanted, indent=1) + "\n", encoding="utf-8")
 
 
 LOCK_HEADER = """\
-# The lock: the exact version of every package the course installs, as a pip constraints file.
-# tasks.py, CI (through tasks.py) and environment.yml install with `-c constraints.txt`; so can you:
-#     pip install -c constraints.txt -e ".[tf]"
-# Made by `python3 tasks.py lock` (pip freeze of .venv) on {system} {machine} with Python {python}; do not edit by
-# hand. `python3 tasks.py lock --upgrade` first moves .venv to the newest versions pyproject.toml allows.
-# TensorFlow is pinned under both of its names: tensorflow-cpu (Linux x86_64) and tensorflow (macOS, Windows, ARM).
+# The lock: the exact version of every package the course installs, for Linux, macOS and Windows with Python 3.11.5 to
+# 3.13, as a pip constraints file with environment markers. tasks.py, CI (through tasks.py) and environment.yml
+# install with `-c constraints.txt`; so can you:
+#     pip install -c constraints.txt -e ".[tf,lab,dev]"
+# Made by `python3 tasks.py lock` (uv pip compile --universal, from pyproject.toml); do not edit by hand. It keeps the
+# versions it had wherever they still fit; `python3 tasks.py lock --upgrade` moves to the newest pyproject.toml allows.
+# TensorFlow is pinned under both of its names: tensorflow-cpu (Linux x86_64) and tensorflow (elsewhere).
 """
+INSTALL_EXTRAS = ("lab", "dev")  # besides TensorFlow: opening the notebooks; running and testing them (pyproject.toml)
+LOCK_PYTHON = "3.11.5"  # the oldest Python the lock serves: requires-python in pyproject.toml
+
+
+def lock_command(output: Path, upgrade: bool) -> list[str]:
+    """uv's resolution of every extra for every platform and supported Python, written to ``output``."""
+    extras = [arg for extra in ("tf", *INSTALL_EXTRAS) for arg in ("--extra", extra)]
+    # setuptools only builds the course, in pip's isolated build environment (pyproject.toml's build-system); a pin
+    # here would fight that requirement wherever constraints reach the build (PIP_CONSTRAINT).
+    return [str(PYTHON), "-m", "uv", "pip", "compile", "pyproject.toml", "--universal", "--python-version",
+            LOCK_PYTHON, *extras, "--no-header", "--no-annotate", "--no-emit-package", "setuptools", "--quiet",
+            "-o", str(output), *(["--upgrade"] if upgrade else [])]
 
 
 def write_lock(upgrade: bool) -> int:
-    """Regenerate constraints.txt from ``.venv`` with pip freeze (after upgrading it, with ``upgrade``)."""
-    ensure_environment(use_lock=not upgrade)
-    if upgrade:  # ensure_environment installs only when out of date: upgrade now in any case
-        pip("install", "--disable-pip-version-check", "--upgrade", "--upgrade-strategy", "eager", "pip", "-e",
-            ".[tf]")
-    count = freeze_lock()
-    STAMP.write_text(json.dumps(wanted_stamp(os.environ.get("COURSE_TF", "tf")), indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {LOCK} ({count} packages)")
+    """Regenerate constraints.txt with uv (which comes with the dev extra); without ``upgrade`` the versions of the
+    present lock are kept wherever pyproject.toml still allows them."""
+    ensure_environment()
+    with tempfile.TemporaryDirectory() as scratch:
+        draft = Path(scratch) / LOCK.name
+        if not upgrade and LOCK.is_file():
+            shutil.copyfile(LOCK, draft)  # uv prefers the versions already in its output file
+        subprocess.run(lock_command(draft, upgrade), check=True, cwd=ROOT)
+        pins = [line for line in draft.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    LOCK.write_text(LOCK_HEADER + "".join(f"{line}\n" for line in pins), encoding="utf-8")
+    print(f"wrote {LOCK} ({len(pins)} pins); the next command reinstalls .venv from it")
     return 0
-
-
-def freeze_lock() -> int:
-    """Write constraints.txt from what ``.venv`` holds now (pip freeze); the number of packages pinned."""
-    frozen = subprocess.run([str(PYTHON), "-m", "pip", "freeze", "--all", "--exclude-editable"],
-                            check=True, capture_output=True, text=True, cwd=ROOT).stdout.splitlines()
-    pins = {line.split("==")[0].lower().replace("_", "-"): line for line in frozen if "==" in line}
-    # setuptools only builds the course, in pip's isolated build environment (pyproject.toml's build-system); a pin
-    # here would fight that requirement wherever constraints reach the build (PIP_CONSTRAINT).
-    pins.pop("setuptools", None)
-    for name, twin in (("tensorflow-cpu", "tensorflow"), ("tensorflow", "tensorflow-cpu")):
-        if name in pins and twin not in pins:
-            pins[twin] = f"{twin}=={pins[name].split('==')[1]}"
-    header = LOCK_HEADER.format(system=platform.system(), machine=platform.machine(), python=platform.python_version())
-    LOCK.write_text(header + "".join(f"{pins[name]}\n" for name in sorted(pins)), encoding="utf-8")
-    return len(pins)
 
 
 def test_command(args: list[str]) -> list[str]:

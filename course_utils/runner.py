@@ -381,8 +381,19 @@ def run_seeds(profile: str, wanted: list[str], seeds: list[int], parameters: dic
         out_dir = paths.work_dir() / profile / "seeds" / f"seed-{seed}"
         results = out_dir / "results"
         results.mkdir(parents=True, exist_ok=True)
-        _, _, status = execute_all(notebooks, profile, {**parameters, SEEDS_PARAMETER: seed}, results, out_dir,
-                                   progress, on_done=lambda name, entry: record_seed_runs(root, {"notebooks": {name: entry}}))
+        # Each seed works in its own folder (the kernels inherit it): a seed's checkpoints and histories must never
+        # replace those of the committed run, which later notebooks (06 reads 05's, 08 reads 06's) would then read.
+        before = os.environ.get(paths.WORK_DIR_ENV)
+        os.environ[paths.WORK_DIR_ENV] = str(out_dir / "work")
+        try:
+            _, _, status = execute_all(notebooks, profile, {**parameters, SEEDS_PARAMETER: seed}, results, out_dir,
+                                       progress,
+                                       on_done=lambda name, entry: record_seed_runs(root, {"notebooks": {name: entry}}))
+        finally:
+            if before is None:
+                os.environ.pop(paths.WORK_DIR_ENV)
+            else:
+                os.environ[paths.WORK_DIR_ENV] = before
         if status:
             return status
     runs = ledger.load_seed_runs(root / "results" / "seeds.json")

@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import ledger, runner
+from course_utils import ledger, paths, runner
 
 
 def make_notebook(path: Path, *sources: str, tags: dict | None = None) -> None:
@@ -277,3 +277,20 @@ def test_seeds_refuse_write_back_smoke_and_a_second_seed(course, capsys):
         with pytest.raises(SystemExit):
             runner.main(argv)
     assert "--seeds" in capsys.readouterr().err
+
+
+def test_a_seed_run_keeps_its_files_out_of_the_committed_runs_folder(course, capsys):
+    # 08 reads the checkpoint 06 saves: a seed run of 06 that replaced it would change what 08 shows.
+    writes = ("from course_utils import session\n"
+              "run = session.start('03_writer', PROFILE, seed=SEED)\n"
+              "run.model_path('checkpoint.keras').write_text(str(SEED))")
+    make_notebook(course / "notebooks" / "03_writer.ipynb", "PROFILE = None\nSEED: int = 42", writes,
+                  tags={0: ["parameters"]})
+    committed = paths.work_dir() / "full" / "models" / "checkpoint.keras"
+    committed.parent.mkdir(parents=True, exist_ok=True)
+    committed.write_text("42")
+    assert runner.main(["run", "03", "--seeds", "1", "--progress", "cells"]) == 0
+    assert committed.read_text() == "42"
+    seed_folder = paths.work_dir() / "full" / "seeds" / "seed-1" / "work"
+    assert (seed_folder / "full" / "models" / "checkpoint.keras").read_text() == "1"
+    assert os.environ.get(paths.WORK_DIR_ENV) != str(seed_folder)  # the runner's own setting is back

@@ -16,21 +16,23 @@ import pytest
 import tasks
 from test_course_data import fake_mnist, npz_bytes
 
-LOCK_LINE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[^=\s]+$")
+LOCK_LINE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[^=\s;]+( ; .+)?$")  # a pin, maybe for some platforms only
 
 
 def lock_pins() -> dict[str, str]:
     lines = tasks.LOCK.read_text(encoding="utf-8").splitlines()
     pins = [line for line in lines if line and not line.startswith("#")]
     assert all(LOCK_LINE.match(line) for line in pins), [line for line in pins if not LOCK_LINE.match(line)]
-    return {name.lower().replace("_", "-"): version for name, version in (line.split("==") for line in pins)}
+    return {name.lower().replace("_", "-"): version.split(" ; ")[0] for name, version in (line.split("==", 1) for line in pins)}
 
 
 def test_lock_pins_exact_versions_and_tensorflow_under_both_names():
     pins = lock_pins()
     assert pins["tensorflow"] == pins["tensorflow-cpu"] and pins["tensorflow"].startswith("2.21.")
     assert "setuptools" not in pins and "convnets-course" not in pins
-    for name in ("keras", "numpy", "matplotlib", "rich", "pytest", "nbval", "papermill", "pip"):
+    assert "sys_platform == 'linux'" in next(line for line in tasks.LOCK.read_text().splitlines()
+                                             if line.startswith("tensorflow-cpu=="))
+    for name in ("keras", "numpy", "scipy", "matplotlib", "rich", "pytest", "nbval", "papermill", "jupyterlab", "uv"):
         assert name in pins, name
 
 
@@ -77,16 +79,30 @@ def test_a_failed_venv_creation_leaves_nothing_behind(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_freeze_becomes_the_lock(tmp_path, monkeypatch):
+def test_the_lock_is_uvs_universal_resolution_under_the_header(tmp_path, monkeypatch):
     monkeypatch.setattr(tasks, "LOCK", tmp_path / "constraints.txt")
-    frozen = "numpy==2.4.6\nsetuptools==65.5.0\ntensorflow_cpu==2.21.0\npip==26.3\n"
-    monkeypatch.setattr(tasks.subprocess, "run",
-                        lambda *args, **kwargs: subprocess.CompletedProcess(args, 0, stdout=frozen, stderr=""))
-    assert tasks.freeze_lock() == 4
+    tasks.LOCK.write_text("# old\nnumpy==2.4.5\n")
+    monkeypatch.setattr(tasks, "ensure_environment", lambda: None)
+    calls = []
+
+    def fake_uv(command, **kwargs):  # what uv writes: it found the old lock in its output file
+        output = Path(command[command.index("-o") + 1])
+        calls.append((command, output.read_text() if output.exists() else ""))
+        output.write_text("numpy==2.4.6\ntensorflow-cpu==2.21.0 ; sys_platform == 'linux'\n")
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(tasks.subprocess, "run", fake_uv)
+    assert tasks.write_lock(upgrade=False) == 0
+    (command, seen), = calls
+    assert seen == "# old\nnumpy==2.4.5\n" and "--upgrade" not in command  # the old versions are uv's preferences
+    assert command[command.index("--no-emit-package") + 1] == "setuptools" and "--universal" in command
+    assert [command[i + 1] for i, arg in enumerate(command) if arg == "--extra"] == ["tf", "lab", "dev"]
     text = tasks.LOCK.read_text()
-    assert text.startswith("# The lock")
-    assert [line for line in text.splitlines() if not line.startswith("#")] == [
-        "numpy==2.4.6", "pip==26.3", "tensorflow==2.21.0", "tensorflow_cpu==2.21.0"]
+    assert text.startswith(tasks.LOCK_HEADER)
+    assert text[len(tasks.LOCK_HEADER):] == "numpy==2.4.6\ntensorflow-cpu==2.21.0 ; sys_platform == 'linux'\n"
+    calls.clear()
+    tasks.write_lock(upgrade=True)
+    assert "--upgrade" in calls[0][0] and calls[0][1] == ""  # no preferences: the newest allowed
 
 
 def test_the_test_command_runs_only_the_paths_it_is_given(monkeypatch):
